@@ -1,0 +1,167 @@
+"""The public catalogue API: list, resolve and load backbones and tasks by id.
+
+Listing and resolving are torch-free; :func:`load_backbone` imports the plugin's factory (and so torch) only
+when called. Ids are ``<namespace>/<name>``; a bare ``<name>`` resolves when exactly one id has it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from biobench_core.plugins import PluginError, PluginRecord, get_registry
+from biobench_core.specs import BackboneSpec, SpecError, TaskSpec, split_id
+
+if TYPE_CHECKING:
+    from biobench_core.interfaces import VisionBackbone
+    from biobench_core.tasks import Task
+
+__all__ = ["UnknownIdError", "list_backbones", "list_tasks", "list_plugins", "resolve_backbone", "resolve_task",
+           "load_backbone", "load_task", "natural_key", "import_factory"]
+
+
+class UnknownIdError(LookupError):
+    """No plugin offers this id, or a short name matches several ids."""
+
+    def __str__(self) -> str:  # LookupError would repr() the message
+        return str(self.args[0])
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key where ``vit_b_16`` comes before ``vit_b_112``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def _match(specs: Iterable[Any], patterns: str | Iterable[str] | None) -> list[Any]:
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    patterns = [p for p in (patterns or []) if p]
+    if patterns:
+        regexes = [re.compile(fnmatch.translate(p), re.IGNORECASE) for p in patterns]
+        # A pattern without a namespace also matches the name part: 'vit_*' finds 'timm/vit_small...'.
+        specs = [
+            s for s in specs
+            if any(r.match(s.id) or ("/" not in p and r.match(s.name)) for r, p in zip(regexes, patterns))
+        ]
+    return sorted(specs, key=lambda s: natural_key(s.id))
+
+
+def list_backbones(pattern: str | Iterable[str] | None = None) -> list[BackboneSpec]:
+    """Every backbone the installed plugins offer, naturally sorted; ``pattern`` is one or more fnmatch globs."""
+    return _match(get_registry().backbones.listed(), pattern)
+
+
+def list_tasks(pattern: str | Iterable[str] | None = None) -> list[TaskSpec]:
+    """Every task the installed plugins offer, naturally sorted; ``pattern`` is one or more fnmatch globs."""
+    return _match(get_registry().tasks.listed(), pattern)
+
+
+def list_plugins() -> list[PluginRecord]:
+    """Every discovered plugin, working or not, with its status and error."""
+    return list(get_registry().plugins)
+
+
+def _resolve(item_id: str, kind: str) -> Any:
+    registry = get_registry()
+    catalogue = registry.backbones if kind == "backbone" else registry.tasks
+    if not isinstance(item_id, str) or not item_id.strip() or any(c.isspace() for c in item_id):
+        raise SpecError(f"malformed {kind} id {item_id!r}")
+    if item_id in catalogue.collisions:
+        raise PluginError(catalogue.collisions[item_id].message)
+    canonical = catalogue.aliases.get(item_id, item_id)
+    if canonical in catalogue.specs:
+        return catalogue.specs[canonical]
+    if "/" in item_id:
+        namespace, _ = split_id(item_id)
+        record = registry.plugin_for_namespace(namespace)
+        if record is not None and not record.ok:
+            raise record.failure()
+        if record is not None and kind == "backbone":
+            spec = registry.call_resolver(item_id, record)
+            if spec is not None:
+                return spec
+        candidates: list[str] = []
+    else:
+        candidates = sorted({catalogue.aliases.get(key, key) for key in (*catalogue.specs, *catalogue.aliases)
+                             if key.partition("/")[2] == item_id}, key=natural_key)
+        if len(candidates) == 1:
+            return catalogue.specs[candidates[0]]
+        if len(candidates) > 1:
+            raise UnknownIdError(f"{kind} name '{item_id}' is ambiguous: {', '.join(candidates)}")
+    raise UnknownIdError(_unknown_message(item_id, kind, [*catalogue.specs, *catalogue.aliases]))
+
+
+def _unknown_message(item_id: str, kind: str, known: list[str]) -> str:
+    message = f"unknown {kind} '{item_id}'"
+    if not known:
+        return message + f" (no installed plugin offers any {kind}s; see 'biobench plugins')"
+    close = difflib.get_close_matches(item_id, known, n=3, cutoff=0.6)
+    if not close and "/" not in item_id:
+        by_name = {k.partition("/")[2]: k for k in known}
+        close = [by_name[n] for n in difflib.get_close_matches(item_id, list(by_name), n=3, cutoff=0.6)]
+    if close:
+        message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    else:
+        message += f"; see 'biobench {kind}s'"
+    return message
+
+
+def resolve_backbone(backbone_id: str) -> BackboneSpec:
+    """The spec for ``backbone_id`` (an id, an alias or an unambiguous short name)."""
+    return _resolve(backbone_id, "backbone")
+
+
+def resolve_task(task_id: str) -> TaskSpec:
+    """The spec for ``task_id`` (an id, an alias or an unambiguous short name)."""
+    return _resolve(task_id, "task")
+
+
+def import_factory(spec: BackboneSpec | TaskSpec) -> Any:
+    """Import ``spec.factory`` (``"module:attr"``); a failure is a :class:`PluginError` naming the plugin."""
+    module_name, _, attr = spec.factory.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except Exception as exc:
+        owner = get_registry().owner_of(spec.id) or get_registry().plugin_for_namespace(spec.namespace)
+        who = owner.describe() if owner is not None else f"namespace '{spec.namespace}'"
+        raise PluginError(f"{who}: cannot import factory {spec.factory!r} for {spec.id}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    return target
+
+
+def load_backbone(backbone_id: str, weights: str | None = None) -> VisionBackbone:
+    """Build the backbone ``backbone_id`` in eval mode with frozen parameters.
+
+    ``weights``: ``None`` for the spec's own pretrained weights, ``"random"`` for a random initialisation, a
+    local file, or whatever else the plugin documents.
+    """
+    from biobench_core.interfaces import VisionBackbone
+
+    spec = resolve_backbone(backbone_id)
+    factory = import_factory(spec)
+    backbone = factory(spec, weights)
+    if not isinstance(backbone, VisionBackbone):
+        raise PluginError(f"{spec.factory} returned {type(backbone).__name__}, not a VisionBackbone")
+    backbone.backbone_id = spec.id
+    backbone.eval()
+    backbone.requires_grad_(False)
+    return backbone
+
+
+def load_task(task_id: str, data: str | Path | None = None, settings: dict[str, str] | None = None) -> Task:
+    """Build the task ``task_id`` over the data folder ``data`` (when it needs one)."""
+    from biobench_core.tasks import Task
+
+    spec = resolve_task(task_id)
+    factory = import_factory(spec)
+    task = factory(spec, data, dict(settings or {}))
+    if not isinstance(task, Task):
+        raise PluginError(f"{spec.factory} returned {type(task).__name__}, not a Task")
+    return task

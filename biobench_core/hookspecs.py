@@ -1,0 +1,77 @@
+"""The plugin contract: what a biobench plugin may implement.
+
+A plugin is a module named by an entry point in the group ``biobench``; the entry point's name is the
+plugin's namespace, and every id the plugin yields must start with ``<namespace>/``::
+
+    # pyproject.toml
+    [project.entry-points.biobench]
+    mymodel = "biobench_mymodel"
+
+    # biobench_mymodel/__init__.py
+    from biobench_core import BackboneSpec, hookimpl
+
+    BIOBENCH_CONTRACT = 1
+
+    @hookimpl
+    def biobench_backbones():
+        yield BackboneSpec(id="mymodel/base", factory="biobench_mymodel.model:MyBackbone", embed_dim=512)
+
+Hooks are called at discovery time, so they must be cheap and torch-free: yield specs, never build models,
+never touch the network. ``BIOBENCH_CONTRACT`` (optional, default 1) is the contract version the plugin was
+written for; a plugin written for another major version is listed as ``incompatible`` and not loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from biobench_core.specs import BackboneSpec, TaskSpec
+
+PROJECT_NAME = "biobench"
+CONTRACT_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def biobench_backbones() -> Iterable[BackboneSpec]:
+    """Yield a :class:`BackboneSpec` for every backbone this plugin can build.
+
+    Example::
+
+        @hookimpl
+        def biobench_backbones():
+            yield BackboneSpec(id="timm/resnet18.a1_in1k", factory="biobench_timm.backbone:TimmBackbone")
+    """
+
+
+@hookspec
+def biobench_tasks() -> Iterable[TaskSpec]:
+    """Yield a :class:`TaskSpec` for every task this plugin can build.
+
+    Example::
+
+        @hookimpl
+        def biobench_tasks():
+            yield TaskSpec(id="tasks/newt", factory="biobench_tasks.newt:Newt", protocol="svm")
+    """
+
+
+@hookspec(firstresult=True)
+def biobench_resolve_backbone(backbone_id: str) -> BackboneSpec | None:
+    """Build a spec for an id that no listing contains, or return ``None``.
+
+    For open-ended families that cannot be listed, such as any Hugging Face Hub repository. Called only for
+    ids in this plugin's namespace that no plugin listed.
+
+    Example::
+
+        @hookimpl
+        def biobench_resolve_backbone(backbone_id):
+            if backbone_id.startswith("openclip/hf-hub:"):
+                return BackboneSpec(id=backbone_id, factory="biobench_openclip.backbone:OpenClipBackbone")
+            return None
+    """
