@@ -1,0 +1,218 @@
+"""Plugin discovery with real installed distributions: isolation, namespaces, collisions, switches."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from biobench_core.distributions import write_distribution
+
+GOOD = """
+from biobench_core import BackboneSpec, TaskSpec, hookimpl
+
+@hookimpl
+def biobench_backbones():
+    yield BackboneSpec(id="good/alpha", factory="good_plugin.model:build", embed_dim=8, input_size=32)
+    yield BackboneSpec(id="good/beta-2", factory="good_plugin.model:build", aliases=("good/beta",))
+    yield BackboneSpec(id="good/beta-10", factory="good_plugin.model:build")
+
+@hookimpl
+def biobench_tasks():
+    yield TaskSpec(id="good/newt", factory="good_plugin.task:build", needs_data=True)
+"""
+
+BROKEN_IMPORT = "import this_module_does_not_exist_anywhere\n"
+
+RAISES = """
+from biobench_core import hookimpl
+
+@hookimpl
+def biobench_backbones():
+    raise RuntimeError("catalogue server on fire")
+"""
+
+BAD_SPEC = """
+from biobench_core import hookimpl
+
+@hookimpl
+def biobench_backbones():
+    yield {"id": "badspec/x"}
+"""
+
+OUTSIDE = """
+from biobench_core import BackboneSpec, hookimpl
+
+@hookimpl
+def biobench_backbones():
+    yield BackboneSpec(id="good/stolen", factory="outside_plugin:x")
+"""
+
+TWIN = """
+from biobench_core import BackboneSpec, hookimpl
+
+@hookimpl
+def biobench_backbones():
+    yield BackboneSpec(id="good/alpha", factory="twin_plugin:x")
+"""
+
+OLD_CONTRACT = """
+BIOBENCH_CONTRACT = 0
+"""
+
+
+@pytest.fixture
+def site(tmp_path):
+    site = tmp_path / "site"
+    write_distribution(site, "biobench-good", {"good_plugin": GOOD}, {"good": "good_plugin"}, version="1.2.3")
+    write_distribution(site, "biobench-broken", {"broken_plugin": BROKEN_IMPORT}, {"broken": "broken_plugin"})
+    write_distribution(site, "biobench-raises", {"raises_plugin": RAISES}, {"raises": "raises_plugin"})
+    write_distribution(site, "biobench-badspec", {"badspec_plugin": BAD_SPEC}, {"badspec": "badspec_plugin"})
+    write_distribution(site, "biobench-outside", {"outside_plugin": OUTSIDE}, {"outside": "outside_plugin"})
+    write_distribution(site, "biobench-old", {"old_plugin": OLD_CONTRACT}, {"old": "old_plugin"})
+    return site
+
+
+FAKES = "biobench-good,biobench-broken,biobench-raises,biobench-badspec,biobench-outside,biobench-old"
+
+
+def test_broken_plugins_are_recorded_and_the_good_one_still_lists(site, cli_json):
+    env = {"BIOBENCH_LOAD_PLUGINS": FAKES}
+    report = cli_json("plugins", site=site, env=env)
+    by_name = {p["name"]: p for p in report["plugins"]}
+    assert set(by_name) == set(FAKES.split(","))
+    good = by_name["biobench-good"]
+    assert (good["status"], good["version"], good["backbones"], good["tasks"]) == ("ok", "1.2.3", 3, 1)
+    assert good["entry_point"] == "good = good_plugin"
+    broken = by_name["biobench-broken"]
+    assert broken["status"] == "failed" and "this_module_does_not_exist_anywhere" in broken["error"]
+    assert "import failed" in broken["error"]
+    assert by_name["biobench-raises"]["status"] == "failed"
+    assert "catalogue server on fire" in by_name["biobench-raises"]["error"]
+    assert "not BackboneSpec" in by_name["biobench-badspec"]["error"]
+    assert "outside namespace 'outside/'" in by_name["biobench-outside"]["error"]
+    assert by_name["biobench-old"]["status"] == "incompatible"
+
+    ids = [b["id"] for b in cli_json("backbones", site=site, env=env)]
+    assert ids == ["good/alpha", "good/beta-2", "good/beta-10"]  # natural sort
+    tasks = cli_json("tasks", site=site, env=env)
+    assert [t["id"] for t in tasks] == ["good/newt"]
+    assert tasks[0]["plugin"] == "biobench-good" and tasks[0]["plugin_version"] == "1.2.3"
+
+
+def test_backbone_listing_json_fields(site, cli_json):
+    rows = cli_json("backbones", "good/a*", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-good"})
+    assert rows == [{
+        "id": "good/alpha", "namespace": "good", "plugin": "biobench-good", "plugin_version": "1.2.3",
+        "description": "", "license": None, "aliases": [], "extra": {}, "embed_dim": 8, "input_size": 32,
+        "weights_source": None,
+    }]
+
+
+def test_using_a_failed_plugin_raises_its_original_error(site, run_cli):
+    proc = run_cli("run", "--backbone", "broken/anything", "--task", "good/newt", site=site,
+                   env={"BIOBENCH_LOAD_PLUGINS": FAKES})
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "biobench-broken" in lines[0] and "this_module_does_not_exist_anywhere" in lines[0]
+
+
+def test_two_plugins_claiming_one_id_is_an_error_naming_both(site, run_cli, cli_json):
+    write_distribution(site, "biobench-twin", {"twin_plugin": TWIN}, {"good": "twin_plugin"}, version="9.9")
+    env = {"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"}
+    report = cli_json("plugins", site=site, env=env)
+    [collision] = report["collisions"]
+    assert collision["id"] == "good/alpha" and collision["plugins"] == ["biobench-good", "biobench-twin"]
+    proc = run_cli("backbones", site=site, env=env)
+    assert proc.returncode == 0
+    assert "good/alpha" not in proc.stdout  # never silently picks one
+    assert "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
+    proc = run_cli("run", "--backbone", "good/alpha", "--task", "good/newt", site=site, env=env)
+    assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
+
+
+def test_strict_mode_turns_any_failure_into_an_error(site, run_cli):
+    proc = run_cli("backbones", site=site, env={"BIOBENCH_LOAD_PLUGINS": FAKES, "BIOBENCH_STRICT_PLUGINS": "1"})
+    assert proc.returncode == 1
+    assert "strict plugin mode" in proc.stderr and "biobench-broken" in proc.stderr
+    ok = run_cli("backbones", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-good", "BIOBENCH_STRICT_PLUGINS": "1"})
+    assert ok.returncode == 0 and "good/alpha" in ok.stdout
+
+
+def test_load_plugins_empty_string_loads_none(site, cli_json):
+    report = cli_json("plugins", site=site, env={"BIOBENCH_LOAD_PLUGINS": ""})
+    assert report["plugins"] == []
+
+
+def test_plugins_works_when_every_plugin_is_broken(site, run_cli):
+    proc = run_cli("plugins", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-broken,biobench-raises"})
+    assert proc.returncode == 0
+    assert "biobench-broken" in proc.stdout and "failed" in proc.stdout
+
+
+def test_short_names_aliases_and_suggestions(site, run_cli, monkeypatch):
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good")
+    import biobench_core
+    from biobench_core.catalog import UnknownIdError
+
+    assert biobench_core.resolve_backbone("alpha").id == "good/alpha"
+    assert biobench_core.resolve_backbone("good/beta").id == "good/beta-2"  # alias
+    assert biobench_core.resolve_task("newt").id == "good/newt"
+    with pytest.raises(UnknownIdError, match="did you mean 'good/alpha'"):
+        biobench_core.resolve_backbone("good/alpah")
+    with pytest.raises(biobench_core.SpecError, match="malformed"):
+        biobench_core.resolve_backbone("good/")
+    proc = run_cli("backbones", "good/alpah", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-good"})
+    assert proc.returncode == 1 and "did you mean 'good/alpha'" in proc.stderr
+
+
+def test_ambiguous_short_name_lists_candidates(site, monkeypatch):
+    write_distribution(site, "biobench-other", {"other_plugin": GOOD.replace("good", "other")},
+                       {"other": "other_plugin"})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good,biobench-other")
+    import biobench_core
+
+    with pytest.raises(biobench_core.UnknownIdError, match="ambiguous: good/alpha, other/alpha"):
+        biobench_core.resolve_backbone("alpha")
+
+
+def test_listing_never_imports_torch_timm_or_open_clip(run_cli):
+    code = (
+        "import sys\n"
+        "from biobench_core.cli import main\n"
+        "for args in (['backbones'], ['backbones', 'vit_*', '--json'], ['plugins'], ['tasks']):\n"
+        "    assert main(args) == 0, args\n"
+        "heavy = sorted(m for m in ('torch', 'timm', 'open_clip', 'torchvision') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stderr
+
+
+def test_in_process_registration_and_bad_usage_exit_code(run_cli):
+    from types import SimpleNamespace
+
+    from biobench_core import BackboneSpec, hookimpl
+    from biobench_core.plugins import Registry
+
+    @hookimpl
+    def biobench_backbones():
+        return [BackboneSpec(id="local/x", factory="m:f")]
+
+    registry = Registry(entry_points=[])
+    record = registry.register(SimpleNamespace(biobench_backbones=biobench_backbones), "local")
+    assert record.ok and record.n_backbones == 1
+    assert [s.id for s in registry.backbones.listed()] == ["local/x"]
+    assert run_cli("backbones", "--no-such-flag").returncode == 2
+
+
+def test_plugins_json_is_valid_without_any_plugin(run_cli):
+    proc = run_cli("plugins", "--json", env={"BIOBENCH_LOAD_PLUGINS": ""})
+    assert json.loads(proc.stdout) == {"plugins": [], "collisions": []}
