@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from biobench_core import __version__
+from biobench_core.errors import one_line
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -23,12 +24,9 @@ class UsageError(Exception):
 
 
 def _print_table(rows: list[list[str]], headers: list[str]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
-    print(line)
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    from biobench_core.textable import format_table
+
+    print(format_table(headers, rows), end="")
 
 
 def _opt(value: Any) -> str:
@@ -126,6 +124,75 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise UsageError(f"{flag} expects KEY=VALUE, got {value!r}")
+        out[key] = rest
+    return out
+
+
+def _backbone_weights(backbones: list[str], weights: list[str]) -> list[tuple[str, str | None]]:
+    if not weights:
+        return [(b, None) for b in backbones]
+    if len(weights) == 1:
+        return [(b, weights[0]) for b in backbones]
+    if len(weights) != len(backbones):
+        raise UsageError(f"give one --weights for all backbones or one per --backbone "
+                         f"({len(backbones)} backbones, {len(weights)} --weights)")
+    return list(zip(backbones, weights))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from biobench_core.catalog import resolve_task
+
+    if args.batch_size < 1 or args.workers < 0 or (args.limit is not None and args.limit < 1):
+        raise UsageError("--batch-size and --limit must be positive and --workers non-negative")
+    data_by_name = _pairs(args.data, "--data")
+    data = {resolve_task(name).id: folder for name, folder in data_by_name.items()}
+    unused = set(data) - {resolve_task(t).id for t in args.task}
+    if unused:
+        raise UsageError(f"--data given for {', '.join(sorted(unused))}, which is not among the --task flags")
+    tasks = [(resolve_task(t).id, data.get(resolve_task(t).id)) for t in args.task]
+
+    from biobench_core.runner import RunOptions, run_matrix
+
+    options = RunOptions(
+        results_dir=Path(args.results), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        workers=args.workers, limit=args.limit, force=args.force, use_cache=not args.no_cache,
+        on_bad_image=args.on_bad_image, settings=_pairs(args.set, "--set"), progress=not args.quiet,
+    )
+    if args.limit is not None:
+        print(f"smoke mode: --limit {args.limit} examples per split; results are marked not comparable",
+              file=sys.stderr)
+    summary = run_matrix(_backbone_weights(args.backbone, args.weights), tasks, options)
+    print(f"{len(summary.done)} done, {len(summary.skipped)} skipped, {len(summary.failed)} failed; "
+          f"results in {Path(args.results) / 'biobench.sqlite'}", file=sys.stderr)
+    return EXIT_FAILURE if summary.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from biobench_core.leaderboard import build_leaderboard, render
+    from biobench_core.store import ResultsStore
+
+    with ResultsStore(args.results, create=False) as store:
+        board = build_leaderboard(store.experiments(include_not_comparable=args.all))
+    text = render(board, args.format)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
 def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="biobench",
@@ -147,6 +214,40 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p = sub.add_parser("plugins", help="list discovered plugins, working or failed")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=commands["plugins"])
+
+    p = sub.add_parser("run", help="extract features, fit probes, store results",
+                       description="Run every --backbone on every --task. Finished experiments are skipped "
+                                   "(--force redoes them); features are cached by content.")
+    p.add_argument("--backbone", action="append", required=True, metavar="ID",
+                   help="backbone id or unambiguous short name; repeat for a matrix")
+    p.add_argument("--weights", action="append", default=[], metavar="W",
+                   help="'pretrained' (default), 'random', a local file, or what the plugin documents; "
+                        "one for all backbones or one per --backbone, in order")
+    p.add_argument("--task", action="append", required=True, metavar="ID", help="task id or short name; repeatable")
+    p.add_argument("--data", action="append", default=[], metavar="TASK=DIR", help="data folder of a task")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="task setting for every task, e.g. probe=simpleshot or subset=2000")
+    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="weights and inputs dtype (bf16 roughly doubles ViT throughput on CPU)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="DataLoader decoding processes")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
+    p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    p.add_argument("--on-bad-image", choices=["skip", "fail"], default="skip",
+                   help="an undecodable image is skipped with a warning and counted (default), or fails the run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=commands["run"])
+
+    p = sub.add_parser("report", help="leaderboard of stored results with 95%% bootstrap intervals")
+    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    p.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
+    p.add_argument("--out", metavar="PATH", help="write to a file instead of standard output")
+    p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
+    p.set_defaults(func=commands["report"])
     return parser
 
 
@@ -154,6 +255,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "backbones": cmd_backbones,
     "tasks": cmd_tasks,
     "plugins": cmd_plugins,
+    "run": cmd_run,
+    "report": cmd_report,
 }
 
 
@@ -176,15 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, never a bare traceback
         if _debug():
             raise
-        print(f"biobench {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"biobench {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0]
-    known = ("PluginError", "UnknownIdError", "SpecError", "TaskDataError", "BackboneOutputError")
-    return first if type(exc).__name__ in known else f"{type(exc).__name__}: {first}"
 
 
 def _debug() -> bool:

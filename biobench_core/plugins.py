@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import traceback
 from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
@@ -282,11 +281,6 @@ class Registry:
                                   f"not a BackboneSpec in namespace '{record.namespace}/'")
             return spec
         return None
-
-
-def format_exception_line(exc: BaseException) -> str:
-    """One line for a traceback-less message: ``Type: message``."""
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
 
 
 _REGISTRY: Registry | None = None

@@ -24,7 +24,7 @@ from biobench_core.specs import TaskSpec
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "Task", "TaskDataError", "Evaluation"]
+__all__ = ["Example", "Task", "TaskDataError", "Evaluation", "SplitFeatures"]
 
 SPLITS = ("train", "test")
 
@@ -44,11 +44,28 @@ class Example:
 
 
 @dataclasses.dataclass
+class SplitFeatures:
+    """A split's features: row ``i`` of ``features`` (and ``patches``) belongs to ``examples[i]``.
+
+    Examples whose image could not be decoded are absent, so use these examples, not :meth:`Task.examples`.
+    """
+
+    examples: list[Example]
+    features: np.ndarray  # (n, dim) float32
+    patches: np.ndarray | None = None  # (n, n_patches, patch_dim), only when the task needs patches
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([ex.label for ex in self.examples], dtype=np.int64)
+
+
+@dataclasses.dataclass
 class Evaluation:
     """What :meth:`Task.evaluate` returns: per-example ``(id, score, info)`` and named sub-scores."""
 
     examples: list[tuple[str, float, dict[str, Any]]]
     splits: dict[str, float] = dataclasses.field(default_factory=dict)
+    probe: dict[str, Any] = dataclasses.field(default_factory=dict)  # the fitted probe's chosen settings
 
 
 class Task:
@@ -93,13 +110,14 @@ class Task:
         """Settings that change results (they key the results store, not the feature cache)."""
         return ",".join(f"{k}={v}" for k, v in sorted({**self.settings, "probe": self.probe}.items()))
 
-    def manifest(self, split: str) -> str:
+    def manifest(self, split: str, examples: Sequence[Example] | None = None) -> str:
         """A hash of everything that determines ``split``'s inputs: ids, labels and each file's size and mtime.
 
-        The feature cache keys on it, so a changed, added or removed file never returns stale features.
+        ``examples`` defaults to the whole split (pass a prefix for ``--limit`` runs). The feature cache keys
+        on it, so a changed, added or removed file never returns stale features.
         """
         digest = hashlib.sha256(f"{self.spec.id}\0{self.data_version}\0{split}".encode())
-        for ex in self.examples(split):
+        for ex in self.examples(split) if examples is None else examples:
             stamp = ""
             if ex.source is not None:
                 try:
@@ -110,29 +128,28 @@ class Task:
             digest.update(f"\0{ex.id}\0{ex.label}\0{ex.group}\0{ex.source}\0{stamp}".encode())
         return digest.hexdigest()
 
-    def evaluate(self, train: np.ndarray, test: np.ndarray, *, device: str = "cpu") -> Evaluation:
-        """Fit this task's probe on ``train`` features and score every test example (1.0 = correct).
+    def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
+        """Fit this task's probe on ``train`` and score every test example (1.0 = correct, 0.0 = wrong).
 
-        ``train``/``test`` are float arrays with one row per example of :meth:`examples`, in order.
-        Override for protocols that need more than one probe (e.g. one binary probe per sub-task).
+        Override for protocols that need more than one probe (e.g. one binary probe per sub-task). Sub-scores
+        per example group go to ``Evaluation.splits``.
         """
         from biobench_core.probes import make_probe
 
-        train_examples, test_examples = self.examples("train"), self.examples("test")
-        y_train = np.array([ex.label for ex in train_examples])
-        y_test = np.array([ex.label for ex in test_examples])
         probe = make_probe(self.probe, device=device)
-        probe.fit(train, y_train)
-        pred = np.asarray(probe.predict(test))
+        probe.fit(train.features, train.labels)
+        pred = np.asarray(probe.predict(test.features))
+        y_test = test.labels
         correct = (pred == y_test).astype(np.float64)
         names = self.class_names
-        examples = [
-            (ex.id, float(c), {"label": int(y), "pred": int(p)} | ({"pred_name": names[int(p)]} if names else {}))
-            for ex, c, y, p in zip(test_examples, correct, y_test, pred, strict=True)
-        ]
+        examples = []
+        for ex, ok, y, p in zip(test.examples, correct, y_test, pred, strict=True):
+            info: dict[str, Any] = {"label": int(y), "pred": int(p)}
+            if names:
+                info["pred_name"] = names[int(p)] if 0 <= int(p) < len(names) else str(p)
+            examples.append((ex.id, float(ok), info))
         splits: dict[str, float] = {}
-        groups = sorted({ex.group for ex in test_examples if ex.group is not None})
-        for group in groups:
-            mask = np.array([ex.group == group for ex in test_examples])
+        for group in sorted({ex.group for ex in test.examples if ex.group is not None}):
+            mask = np.array([ex.group == group for ex in test.examples])
             splits[group] = float(correct[mask].mean())
-        return Evaluation(examples=examples, splits=splits)
+        return Evaluation(examples=examples, splits=splits, probe=probe.describe())

@@ -1,0 +1,106 @@
+"""Content-addressed feature cache: re-probing costs seconds, and a changed input never returns stale features.
+
+An entry's key hashes everything that determines the features: backbone id, weights identity (tag, file hash
+or random seed), the transform, dtype, whether patches were kept, and the split's data manifest (example ids,
+labels, each file's size and mtime). An entry is a folder of ``.npy`` arrays, read back memory-mapped, plus
+``meta.json``; it is written to a temporary folder and renamed into place, so a crash or a full disk never
+leaves a half-written entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biobench_core.tasks import Example, SplitFeatures
+
+__all__ = ["FeatureCache", "default_cache_dir", "feature_key", "CACHE_ENV", "CacheWriteError"]
+
+CACHE_ENV = "BIOBENCH_CACHE"
+FORMAT_VERSION = 1
+
+
+class CacheWriteError(OSError):
+    """An entry could not be written (e.g. disk full); nothing partial was kept."""
+
+
+def default_cache_dir() -> Path:
+    """``$BIOBENCH_CACHE``, else the user cache directory (``~/.cache/biobench/features`` on Linux)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("biobench")) / "features"
+
+
+def feature_key(**parts: Any) -> str:
+    """A stable hash of the keyword arguments (JSON-serialisable values)."""
+    blob = json.dumps({"format": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class FeatureCache:
+    """Feature arrays by key under ``root``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def get(self, key: str, examples: list[Example]) -> tuple[SplitFeatures, dict[str, Any]] | None:
+        """The cached features of ``examples`` (the split's full example list), or ``None`` on a miss."""
+        entry = self.path(key)
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            features = np.load(entry / "features.npy", mmap_mode="r")
+            patches = np.load(entry / "patches.npy", mmap_mode="r") if meta.get("has_patches") else None
+        except (OSError, ValueError):
+            return None
+        by_id = {ex.id: ex for ex in examples}
+        kept_ids = meta["kept_ids"]
+        if len(kept_ids) != features.shape[0] or any(i not in by_id for i in kept_ids):
+            return None  # cannot happen for a well-formed entry; treat as a miss rather than trust it
+        return SplitFeatures([by_id[i] for i in kept_ids], features, patches), meta
+
+    def put(self, key: str, split: SplitFeatures, meta: dict[str, Any]) -> Path:
+        """Write an entry atomically; raises :class:`CacheWriteError` (leaving nothing behind) on failure."""
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
+        try:
+            _save(tmp / "features.npy", split.features)
+            if split.patches is not None:
+                _save(tmp / "patches.npy", split.patches)
+            full_meta = {**meta, "kept_ids": [ex.id for ex in split.examples], "has_patches": split.patches is not None}
+            with open(tmp / "meta.json", "w") as fh:
+                json.dump(full_meta, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not (final / "meta.json").exists():  # another process did not win the race: a real failure
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CacheWriteError(f"cannot write feature cache entry {final}: {exc.strerror or exc}; "
+                                  "no partial entry was kept") from exc
+        return final
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    # Plain writes, not a writable memmap: a full disk must raise ENOSPC here, not SIGBUS on a page fault later.
+    with open(path, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,18 @@
+"""Turning an exception into the one line a user sees."""
+
+from __future__ import annotations
+
+__all__ = ["one_line"]
+
+# Our own error types carry complete, user-facing messages; anything else gets its type name in front.
+_SELF_DESCRIBING = {"PluginError", "UnknownIdError", "SpecError", "TaskDataError", "BackboneOutputError",
+                    "CacheWriteError", "WeightsError", "UsageError"}
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its message's first line, prefixed with its type unless it is one of ours."""
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        text = str(exc.args[0])
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if type(exc).__name__ in _SELF_DESCRIBING else f"{type(exc).__name__}: {first}"

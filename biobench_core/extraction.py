@@ -1,0 +1,199 @@
+"""The one extraction loop: a task's examples -> a frozen backbone's features.
+
+Tasks never write their own loop. DataLoader workers decode and transform images in parallel; the main
+process runs the backbone under ``torch.inference_mode`` in the requested dtype (channels_last for CNNs). A
+video example (a list of frames) is encoded frame by frame and mean-pooled. A corrupt image is skipped with a
+warning naming the file (``on_bad_image="skip"``) or fails the run (``"fail"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from biobench_core.interfaces import VisionBackbone, check_encoded
+from biobench_core.tasks import Example, SplitFeatures, Task, TaskDataError
+
+__all__ = ["ExtractionResult", "extract", "pick_device", "DTYPES", "prepare_backbone", "BadImageWarning"]
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class BadImageWarning(UserWarning):
+    """An image could not be decoded and was skipped."""
+
+
+@dataclasses.dataclass
+class ExtractionResult:
+    """One split's features (kept examples only) and what extracting them cost."""
+
+    split: SplitFeatures
+    skipped: list[str]  # names of the files (or ids) that could not be decoded
+    n_images: int  # frames encoded (== examples for image tasks)
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.n_images / self.seconds if self.seconds > 0 else float("nan")
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA GPU on this machine")
+    return torch.device(name)
+
+
+def prepare_backbone(backbone: VisionBackbone, device: torch.device, dtype: str) -> VisionBackbone:
+    """Move to ``device``, cast weights to ``dtype``, and use channels_last for convolutional backbones."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    backbone = backbone.to(device=device, dtype=DTYPES[dtype])
+    if is_convnet(backbone):
+        backbone = backbone.to(memory_format=torch.channels_last)
+    return backbone.eval()
+
+
+def is_convnet(backbone: torch.nn.Module) -> bool:
+    """Has a convolution that is not a ViT-style patch embedding (kernel == stride): channels_last pays off."""
+    return any(isinstance(m, torch.nn.Conv2d) and m.kernel_size != m.stride for m in backbone.modules())
+
+
+class _Decoded(torch.utils.data.Dataset):
+    """Decodes and transforms one example per item; a failure becomes a named record, not a crash."""
+
+    def __init__(self, task: Task, examples: Sequence[Example], transform: Any, on_bad_image: str):
+        self.task, self.examples, self.transform, self.on_bad_image = task, examples, transform, on_bad_image
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        example = self.examples[index]
+        name = example.source or example.id
+        try:
+            loaded = self.task.load(example)
+            frames = loaded if isinstance(loaded, list) else [loaded]
+            if not frames:
+                raise TaskDataError("no frames")
+            pixels = torch.stack([self.transform(frame) for frame in frames])
+        except Exception as exc:  # noqa: BLE001 - any decoder error is reported with the file's name
+            message = f"{name}: cannot decode image: {type(exc).__name__}: {exc}"
+            if self.on_bad_image == "fail":
+                raise TaskDataError(message) from exc
+            return index, None, message
+        return index, pixels, None
+
+
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]) -> tuple[list[int], torch.Tensor | None,
+                                                                                 list[int], list[str]]:
+    indices, frames, counts, bad = [], [], [], []
+    for index, pixels, error in items:
+        if pixels is None:
+            bad.append(error or "")
+            continue
+        indices.append(index)
+        frames.append(pixels)
+        counts.append(pixels.shape[0])
+    return indices, (torch.cat(frames) if frames else None), counts, bad
+
+
+def extract(
+    backbone: VisionBackbone,
+    task: Task,
+    split: str,
+    *,
+    device: torch.device,
+    dtype: str = "fp32",
+    batch_size: int = 32,
+    workers: int = 0,
+    need_patches: bool = False,
+    on_bad_image: str = "skip",
+    limit: int | None = None,
+    progress: bool = True,
+) -> ExtractionResult:
+    """Encode every example of ``task``'s ``split`` with ``backbone`` (already prepared on ``device``)."""
+    from tqdm.auto import tqdm
+
+    if on_bad_image not in ("skip", "fail"):
+        raise ValueError(f"on_bad_image must be 'skip' or 'fail', got {on_bad_image!r}")
+    examples = list(task.examples(split))
+    if limit is not None:
+        examples = examples[:limit]
+    if not examples:
+        raise TaskDataError(f"{task.spec.id}: the {split} split has no examples")
+    transform = backbone.make_img_transform()
+    loader = torch.utils.data.DataLoader(
+        _Decoded(task, examples, transform, on_bad_image),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+    )
+    torch_dtype = DTYPES[dtype]
+    channels_last = is_convnet(backbone)
+    kept: list[int] = []
+    feature_chunks: list[np.ndarray] = []
+    patch_chunks: list[np.ndarray] = []
+    skipped: list[str] = []
+    n_images = 0
+    bar = tqdm(total=len(examples), desc=f"{backbone.backbone_id} {task.spec.id}:{split}", unit="img",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=False)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for indices, pixels, counts, bad in loader:
+            for message in bad:
+                warnings.warn(message, BadImageWarning, stacklevel=2)
+            skipped.extend(bad)
+            if pixels is not None:
+                pixels = pixels.to(device, dtype=torch_dtype, non_blocking=True)
+                if channels_last:
+                    pixels = pixels.contiguous(memory_format=torch.channels_last)
+                out = check_encoded(backbone.img_encode(pixels), pixels.shape[0], backbone.backbone_id,
+                                    need_patches=need_patches)
+                feats = out.img_features.float()
+                patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
+                if len(counts) != pixels.shape[0]:  # video: mean-pool each example's frames
+                    owner = torch.repeat_interleave(torch.arange(len(counts), device=feats.device),
+                                                    torch.tensor(counts, device=feats.device))
+                    sizes = torch.tensor(counts, device=feats.device, dtype=feats.dtype).unsqueeze(-1)
+                    feats = torch.zeros(len(counts), feats.shape[1], device=feats.device).index_add_(
+                        0, owner, feats) / sizes
+                    if patches is not None:
+                        patches = torch.zeros(len(counts), *patches.shape[1:], device=feats.device).index_add_(
+                            0, owner, patches) / sizes.unsqueeze(-1)
+                feature_chunks.append(feats.cpu().numpy())
+                if patches is not None:
+                    patch_chunks.append(patches.cpu().numpy())
+                kept.extend(indices)
+                n_images += pixels.shape[0]
+            bar.update(len(indices) + len(bad))
+            bar.set_postfix_str(f"{n_images / max(time.perf_counter() - start, 1e-9):.1f} img/s", refresh=False)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    bar.close()
+    if not kept:
+        raise TaskDataError(f"{task.spec.id}: no image of the {split} split could be decoded "
+                            f"(first error: {skipped[0] if skipped else 'none'})")
+    return ExtractionResult(
+        split=SplitFeatures(
+            examples=[examples[i] for i in kept],
+            features=np.concatenate(feature_chunks).astype(np.float32, copy=False),
+            patches=np.concatenate(patch_chunks).astype(np.float32, copy=False) if patch_chunks else None,
+        ),
+        skipped=skipped,
+        n_images=n_images,
+        seconds=seconds,
+    )
