@@ -263,6 +263,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(COMMANDS)
     args = parser.parse_args(argv)
+    _one_line_warnings()
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -281,6 +282,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"biobench {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _one_line_warnings() -> None:
+    """Warnings (a skipped image, an unwritable cache) as ``warning: ...`` lines, without source excerpts."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - warnings' signature
+        print(f"warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _debug() -> bool:

@@ -111,6 +111,7 @@ def extract(
     backbone: VisionBackbone,
     task: Task,
     split: str,
+    examples: Sequence[Example] | None = None,
     *,
     device: torch.device,
     dtype: str = "fp32",
@@ -118,17 +119,14 @@ def extract(
     workers: int = 0,
     need_patches: bool = False,
     on_bad_image: str = "skip",
-    limit: int | None = None,
     progress: bool = True,
 ) -> ExtractionResult:
-    """Encode every example of ``task``'s ``split`` with ``backbone`` (already prepared on ``device``)."""
+    """Encode ``examples`` (default: all) of ``task``'s ``split`` with ``backbone`` (already prepared on ``device``)."""
     from tqdm.auto import tqdm
 
     if on_bad_image not in ("skip", "fail"):
         raise ValueError(f"on_bad_image must be 'skip' or 'fail', got {on_bad_image!r}")
-    examples = list(task.examples(split))
-    if limit is not None:
-        examples = examples[:limit]
+    examples = list(task.examples(split) if examples is None else examples)
     if not examples:
         raise TaskDataError(f"{task.spec.id}: the {split} split has no examples")
     transform = backbone.make_img_transform()

@@ -23,7 +23,7 @@ from biobench_core.errors import one_line
 from biobench_core.plugins import get_registry
 from biobench_core.report_model import bootstrap_interval, get_git_hash
 from biobench_core.store import ExperimentKey, ExperimentRecord, ResultsStore
-from biobench_core.tasks import SPLITS, SplitFeatures, Task
+from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataError
 
 __all__ = ["RunOptions", "RunSummary", "run_matrix", "weights_label"]
 
@@ -149,23 +149,31 @@ def _load(backbone_id: str, weights: str | None, options: RunOptions) -> tuple[A
     return prepare_backbone(backbone, device, options.dtype), device
 
 
+def _limited(examples: list[Example], limit: int | None) -> list[Example]:
+    """``limit`` examples spread evenly over the split, so a smoke run still sees every class of a sorted split."""
+    if limit is None or limit >= len(examples):
+        return examples
+    step = len(examples) / limit
+    return [examples[int(i * step)] for i in range(limit)]
+
+
 def _features(backbone: Any, device: Any, task: Task, split: str, cache: FeatureCache | None,
               options: RunOptions) -> tuple[SplitFeatures, dict[str, Any]]:
     from biobench_core.extraction import extract
 
-    examples = list(task.examples(split))
-    if options.limit is not None:
-        examples = examples[: options.limit]
+    examples = _limited(list(task.examples(split)), options.limit)
     key = feature_key(
         backbone=backbone.backbone_id, weights=backbone.weights_id, transform=repr(backbone.make_img_transform()),
         dtype=options.dtype, patches=task.needs_patches, manifest=task.manifest(split, examples),
     )
     if cache is not None and (hit := cache.get(key, examples)) is not None:
         split_features, meta = hit
+        if meta.get("skipped") and options.on_bad_image == "fail":
+            raise TaskDataError(meta["skipped"][0])  # the cached run skipped it; this run asked to fail on it
         return split_features, {**meta, "cache": "hit", "key": key}
-    result = extract(backbone, task, split, device=device, dtype=options.dtype, batch_size=options.batch_size,
+    result = extract(backbone, task, split, examples, device=device, dtype=options.dtype, batch_size=options.batch_size,
                      workers=options.workers, need_patches=task.needs_patches, on_bad_image=options.on_bad_image,
-                     limit=options.limit, progress=options.progress)
+                     progress=options.progress)
     meta = {"images_per_second": result.images_per_second, "seconds": result.seconds, "skipped": result.skipped,
             "n_images": result.n_images}
     if cache is not None:

@@ -1,0 +1,186 @@
+"""``check_task``: build a task and check its data contract and its evaluation on random features."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from biobench_core.testing._report import Report
+
+__all__ = ["check_task"]
+
+
+def _last_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+
+
+def _is_int_label(label: Any) -> bool:
+    import numpy as np
+
+    return isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_))
+
+
+def _key(examples: Any) -> list[tuple[Any, ...]]:
+    return [(ex.id, ex.label, ex.group, ex.source) for ex in examples]
+
+
+def check_task(task_id: str, data: str | Path | None = None, settings: dict[str, str] | None = None, *,
+               n_load: int = 3, feature_dim: int = 16, evaluate: bool = True) -> Report:
+    """Build ``task_id`` (through the current registry) and check it; return a :class:`Report`.
+
+    Checks: both splits are non-empty lists of ``Example``; ids are unique, disjoint across splits and stable
+    across two calls; labels are ints and every test label occurs in train; ``load()`` returns a PIL image (or a
+    non-empty list of frames) for the first ``n_load`` examples of each split; ``manifest()`` is stable; and
+    ``evaluate()`` on random features (``SplitFeatures``, one row per example) returns one finite score per test
+    example, with
+    the test ids in order, also when one test example is missing (as when its image fails to decode).
+    """
+    from PIL import Image
+
+    from biobench_core.catalog import load_task
+    from biobench_core.tasks import Example
+
+    report = Report(task_id)
+    try:
+        task = load_task(task_id, data, settings)
+    except Exception as exc:  # noqa: BLE001
+        report.fail("load", f"load_task({task_id!r}, data={data!r}) raised {_last_line(exc)}")
+        return report
+    report.subject = task.spec.id
+    report.ok_("load", f"{type(task).__name__} (probe {task.probe}, metric {task.metric})")
+
+    splits: dict[str, list[Any]] = {}
+    for split in ("train", "test"):
+        try:
+            first, second = list(task.examples(split)), list(task.examples(split))
+        except Exception as exc:  # noqa: BLE001
+            report.fail(f"{split} split", f"examples({split!r}) raised {_last_line(exc)}")
+            continue
+        if not first:
+            report.fail(f"{split} split", f"the {split} split is empty")
+            continue
+        not_examples = [type(ex).__name__ for ex in first if not isinstance(ex, Example)]
+        if not_examples:
+            report.fail(f"{split} split", f"examples({split!r}) yields {not_examples[0]}, not Example")
+            continue
+        splits[split] = first
+        problems = []
+        dupes = [i for i, n in Counter(ex.id for ex in first).items() if n > 1]
+        if dupes:
+            problems.append(f"duplicate ids in {split}: {', '.join(map(repr, dupes[:5]))}")
+        if _key(first) != _key(second):
+            problems.append(f"examples({split!r}) is not stable: two calls return different ids, labels or order")
+        bad_labels = [ex.label for ex in first if not _is_int_label(ex.label)]
+        if bad_labels:
+            problems.append(f"labels must be ints; {split} has {type(bad_labels[0]).__name__} {bad_labels[0]!r}")
+        for problem in problems:
+            report.fail(f"{split} split", problem)
+        if not problems:
+            n_classes = len({ex.label for ex in first})
+            report.ok_(f"{split} split", f"{len(first)} examples, {n_classes} classes, ids unique and stable")
+    if len(splits) < 2:
+        return report
+
+    train, test = splits["train"], splits["test"]
+    overlap = sorted({ex.id for ex in train} & {ex.id for ex in test})
+    if overlap:
+        report.fail("disjoint splits", f"ids in both train and test: {', '.join(map(repr, overlap[:5]))}")
+    unseen = sorted({ex.label for ex in test} - {ex.label for ex in train}, key=str)
+    if unseen:
+        report.fail("labels", f"test labels never seen in train: {unseen[:10]}")
+    names = task.class_names
+    if names is not None and all(_is_int_label(ex.label) for ex in (*train, *test)):
+        top = max(int(ex.label) for ex in (*train, *test))
+        if top >= len(names):
+            report.fail("labels", f"label {top} has no entry in class_names ({len(names)} names)")
+
+    for split, examples in splits.items():
+        for ex in examples[:n_load]:
+            try:
+                item = task.load(ex)
+            except Exception as exc:  # noqa: BLE001
+                report.fail("load()", f"load({ex.id!r}) raised {_last_line(exc)}")
+                break
+            frames = item if isinstance(item, list) else [item]
+            if not frames or not all(isinstance(f, Image.Image) for f in frames):
+                got = (f"a list of {sorted({type(f).__name__ for f in item})}" if isinstance(item, list) and item
+                       else type(item).__name__)
+                report.fail("load()", f"load({ex.id!r}) returned {got}; expected a PIL image or a non-empty "
+                                      f"list of PIL images (video frames)")
+                break
+            if any(f.width < 1 or f.height < 1 for f in frames):
+                report.fail("load()", f"load({ex.id!r}) returned an empty image")
+                break
+    if not any(c.name == "load()" for c in report.checks):
+        report.ok_("load()", f"the first {n_load} examples of each split decode to PIL images")
+
+    try:
+        stable = all(task.manifest(s) == task.manifest(s) for s in ("train", "test"))
+        if not stable:
+            report.fail("manifest", "manifest() is not stable: two calls give different hashes, so the feature "
+                                    "cache would never hit")
+        elif task.manifest("train") == task.manifest("test"):
+            report.fail("manifest", "train and test have the same manifest")
+        else:
+            report.ok_("manifest", "stable across calls")
+    except Exception as exc:  # noqa: BLE001
+        report.fail("manifest", f"manifest() raised {_last_line(exc)}")
+
+    if not evaluate:
+        return report
+    _check_evaluate(report, task, train, test, feature_dim)
+    return report
+
+
+def _check_evaluate(report: Report, task: Any, train: list[Any], test: list[Any], dim: int) -> None:
+    """``evaluate()`` on random features: once on every example, once with the last test example missing (as
+    when an image fails to decode), which it must score by ``test.examples``, not ``Task.examples("test")``."""
+    import numpy as np
+
+    from biobench_core.tasks import Evaluation, SplitFeatures
+
+    rng = np.random.default_rng(0)
+
+    def features(examples: list[Any]) -> SplitFeatures:
+        n = len(examples)
+        patches = rng.standard_normal((n, 4, dim)).astype(np.float32) if task.needs_patches else None
+        return SplitFeatures(examples=list(examples), features=rng.standard_normal((n, dim)).astype(np.float32),
+                             patches=patches)
+
+    runs = [("", test)] + ([(" (last test example missing)", test[:-1])] if len(test) > 1 else [])
+    for note, subset in runs:
+        try:
+            result = task.evaluate(features(train), features(subset))
+        except Exception as exc:  # noqa: BLE001
+            report.fail("evaluate", f"evaluate() on random features{note} ({len(train)} and {len(subset)} rows) "
+                                    f"raised {_last_line(exc)}")
+            return
+        if not isinstance(result, Evaluation):
+            report.fail("evaluate", f"evaluate() returned {type(result).__name__}, not Evaluation")
+            return
+        rows = result.examples
+        problems = []
+        if len(rows) != len(subset):
+            problems.append(f"evaluate(){note} returned {len(rows)} examples for {len(subset)} test examples"
+                            + ("; score test.examples, not Task.examples('test')" if note else ""))
+        elif [row[0] if isinstance(row, tuple) and row else None for row in rows] != [ex.id for ex in subset]:
+            problems.append(f"evaluate(){note} returned ids that are not the test ids in order")
+        bad = [row for row in rows if not (isinstance(row, tuple) and len(row) == 3
+                                           and isinstance(row[1], (int, float)) and math.isfinite(row[1])
+                                           and isinstance(row[2], dict))]
+        if bad:
+            problems.append(f"every example must be (id, finite score, info dict); got {bad[0]!r}")
+        bad_splits = {k: v for k, v in result.splits.items()
+                      if not (isinstance(v, (int, float)) and math.isfinite(v))}
+        if bad_splits:
+            problems.append(f"non-finite sub-scores: {bad_splits}")
+        for problem in problems:
+            report.fail("evaluate", problem)
+        if problems:
+            return
+    mean = sum(row[1] for row in rows) / len(rows)
+    report.ok_("evaluate", f"one finite score per test example on random features (mean {mean:.3f}), also with "
+                           f"an example missing")
