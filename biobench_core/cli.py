@@ -7,6 +7,7 @@ one-line messages (exit 1 for failures, 2 for bad usage). Listing never imports 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -134,6 +135,10 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
+RUN_DEFAULTS = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": 32, "workers": 1,
+                "limit": None, "on_bad_image": "skip"}
+
+
 def _backbone_weights(backbones: list[str], weights: list[str]) -> list[tuple[str, str | None]]:
     if not weights:
         return [(b, None) for b in backbones]
@@ -149,15 +154,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from biobench_core.catalog import resolve_task
+    from biobench_core.config import RunConfig, TaskRequest, load_config
 
+    config = load_config(args.config) if args.config else RunConfig([], [], {})
+    for flag, value in config.options.items():  # the config's options, unless the command line set them
+        if getattr(args, flag) == RUN_DEFAULTS[flag]:
+            setattr(args, flag, value)
     if args.batch_size < 1 or args.workers < 0 or (args.limit is not None and args.limit < 1):
         raise UsageError("--batch-size and --limit must be positive and --workers non-negative")
-    data_by_name = _pairs(args.data, "--data")
-    data = {resolve_task(name).id: folder for name, folder in data_by_name.items()}
-    unused = set(data) - {resolve_task(t).id for t in args.task}
-    if unused:
-        raise UsageError(f"--data given for {', '.join(sorted(unused))}, which is not among the --task flags")
-    tasks = [(resolve_task(t).id, data.get(resolve_task(t).id)) for t in args.task]
+    backbones = config.backbones + _backbone_weights(args.backbone, args.weights)
+    requests = list(config.tasks) + [TaskRequest(t) for t in args.task]
+    if not backbones or not requests:
+        raise UsageError("give at least one --backbone and one --task (or a --config that has them)")
+    data = {resolve_task(name).id: folder for name, folder in _pairs(args.data, "--data").items()}
+    unknown = set(data) - {resolve_task(r.id).id for r in requests}
+    if unknown:
+        raise UsageError(f"--data given for {', '.join(sorted(unknown))}, which is not among the tasks")
+    requests = [dataclasses.replace(r, data=data.get(resolve_task(r.id).id, r.data)) for r in requests]
 
     from biobench_core.runner import RunOptions, run_matrix
 
@@ -169,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.limit is not None:
         print(f"smoke mode: --limit {args.limit} examples per split; results are marked not comparable",
               file=sys.stderr)
-    summary = run_matrix(_backbone_weights(args.backbone, args.weights), tasks, options)
+    summary = run_matrix(backbones, requests, options)
     print(f"{len(summary.done)} done, {len(summary.skipped)} skipped, {len(summary.failed)} failed; "
           f"results in {Path(args.results) / 'biobench.sqlite'}", file=sys.stderr)
     return EXIT_FAILURE if summary.failed else 0
@@ -193,6 +206,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kit():  # noqa: ANN202 - a module
+    from biobench_core import plugin_kit
+
+    return plugin_kit
+
+
 def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="biobench",
@@ -211,33 +230,46 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=commands["tasks"])
 
-    p = sub.add_parser("plugins", help="list discovered plugins, working or failed")
+    p = sub.add_parser("plugins", help="list discovered plugins, working or failed; validate one")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=commands["plugins"])
+    plugin_sub = p.add_subparsers(dest="plugins_command", metavar="validate")
+    v = plugin_sub.add_parser("validate", help="run the conformance checks on an installed plugin distribution")
+    v.add_argument("name", help="distribution name, e.g. biobench-timm")
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(func=commands["validate"])
+
+    p = sub.add_parser("install", help="pip-install a plugin into this environment and check that it is one")
+    p.add_argument("name", help="a pip requirement or path, e.g. biobench-mymodel or ./biobench-mymodel")
+    p.add_argument("pip_args", nargs=argparse.REMAINDER, help="further arguments for pip")
+    p.set_defaults(func=commands["install"])
 
     p = sub.add_parser("run", help="extract features, fit probes, store results",
                        description="Run every --backbone on every --task. Finished experiments are skipped "
                                    "(--force redoes them); features are cached by content.")
-    p.add_argument("--backbone", action="append", required=True, metavar="ID",
+    p.add_argument("--config", metavar="FILE", help="a TOML file with [[backbone]], [[task]] and run options "
+                                                    "(see examples/demo.toml); flags add to it and override it")
+    p.add_argument("--backbone", action="append", default=[], metavar="ID",
                    help="backbone id or unambiguous short name; repeat for a matrix")
     p.add_argument("--weights", action="append", default=[], metavar="W",
                    help="'pretrained' (default), 'random', a local file, or what the plugin documents; "
                         "one for all backbones or one per --backbone, in order")
-    p.add_argument("--task", action="append", required=True, metavar="ID", help="task id or short name; repeatable")
+    p.add_argument("--task", action="append", default=[], metavar="ID", help="task id or short name; repeatable")
     p.add_argument("--data", action="append", default=[], metavar="TASK=DIR", help="data folder of a task")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="task setting for every task, e.g. probe=simpleshot or subset=2000")
-    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+    p.add_argument("--results", default=RUN_DEFAULTS["results"], metavar="DIR",
+                   help="results folder (default: ./results)")
+    p.add_argument("--device", default=RUN_DEFAULTS["device"], choices=["auto", "cpu", "cuda"])
+    p.add_argument("--dtype", default=RUN_DEFAULTS["dtype"], choices=["fp32", "bf16", "fp16"],
                    help="weights and inputs dtype (bf16 roughly doubles ViT throughput on CPU)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="DataLoader decoding processes")
+    p.add_argument("--batch-size", type=int, default=RUN_DEFAULTS["batch_size"], metavar="N")
+    p.add_argument("--workers", type=int, default=RUN_DEFAULTS["workers"], metavar="N", help="DataLoader decoding processes")
     p.add_argument("--limit", type=int, metavar="N",
                    help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
     p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
-    p.add_argument("--on-bad-image", choices=["skip", "fail"], default="skip",
+    p.add_argument("--on-bad-image", choices=["skip", "fail"], default=RUN_DEFAULTS["on_bad_image"],
                    help="an undecodable image is skipped with a warning and counted (default), or fails the run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=commands["run"])
@@ -256,6 +288,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tasks": cmd_tasks,
     "plugins": cmd_plugins,
     "run": cmd_run,
+    "validate": lambda args: _kit().validate_main(args.name, args.json),
+    "install": lambda args: _kit().install_main(args.name, args.pip_args),
     "report": cmd_report,
 }
 

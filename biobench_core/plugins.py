@@ -121,6 +121,7 @@ class _Catalogue:
             if other is not None and other is not record:
                 previous = self.collisions.get(key)
                 plugins = (previous.plugins if previous else (other,)) + (record,)
+                plugins = tuple(sorted(plugins, key=lambda p: (normalize_dist_name(p.name), p.version)))
                 self.collisions[key] = Collision(key, self.kind, plugins)
         self.specs.setdefault(spec.id, spec)
         self.owner.setdefault(spec.id, record)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from biobench_core.cache import CacheWriteError, FeatureCache, feature_key
+from biobench_core.config import TaskRequest
 from biobench_core.catalog import load_backbone, load_task, resolve_backbone, resolve_task
 from biobench_core.errors import one_line
 from biobench_core.plugins import get_registry
@@ -83,17 +84,24 @@ def _peak_memory_mb(device: Any) -> float:
 
 def run_matrix(
     backbones: Sequence[tuple[str, str | None]],
-    tasks: Sequence[tuple[str, str | None]],
+    tasks: Sequence[TaskRequest],
     options: RunOptions,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> RunSummary:
-    """Run every (backbone, weights) on every (task id, data folder); see the module docstring."""
+    """Run every (backbone, weights) on every task; see the module docstring.
+
+    ``options.settings`` (``--set``) apply to every task, over each request's own settings.
+    """
     # Resolve every id and build every task before loading any model: a typo or a missing data folder fails in
     # milliseconds, not after an hour of extraction.
     backbone_specs = [(resolve_backbone(b), w) for b, w in backbones]
     built_tasks: list[Task] = []
-    for task_id, data in tasks:
-        built_tasks.append(load_task(resolve_task(task_id).id, data, options.settings))
+    for request in tasks:
+        task = load_task(resolve_task(request.id).id, request.data, {**dict(request.settings), **options.settings})
+        built_tasks.append(task)
+        sizes = ", ".join(f"{len(task.examples(split))} {split}" for split in SPLITS)
+        log(f"task  {task.spec.id}: {sizes} examples; {task.settings_key()}"
+            + (f"; smoke mode: at most {options.limit} per split" if options.limit else ""))
     settings_of = {t.spec.id: _settings_key(t, options) for t in built_tasks}
     cache = FeatureCache(options.cache_dir) if options.use_cache else None
     summary = RunSummary()

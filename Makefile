@@ -1,0 +1,42 @@
+# biobench: `make demo` and `make test` work on a fresh machine (Python 3.10+ and pip; no uv, no poetry).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --constraint constraints.txt
+STAMP := $(VENV)/.installed
+PACKAGES := pyproject.toml plugins/biobench-timm/pyproject.toml plugins/biobench-openclip/pyproject.toml \
+	plugins/biobench-tasks/pyproject.toml examples/biobench-effnet-lite/pyproject.toml constraints.txt \
+	requirements-test.txt
+
+export HF_HUB_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test bench bench-gpu clean
+
+install: $(STAMP)
+
+$(STAMP): $(PACKAGES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) torch==2.14.1 torchvision==0.29.1
+	$(PIP) -e ".[run]" -e plugins/biobench-timm -e plugins/biobench-openclip -e plugins/biobench-tasks \
+		-e examples/biobench-effnet-lite -r requirements-test.txt
+	# animal-mnist's metadata wrongly pulls tensorflow; biobench reads its data files directly.
+	$(PIP) --no-deps animal-mnist==0.4
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/biobench run --config examples/demo.toml
+	$(VENV)/bin/biobench report --results results/demo
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+bench-gpu: install
+	$(PY) benchmarks/bench_gpu_extraction.py
+
+clean:
+	rm -rf $(VENV) results .bench
