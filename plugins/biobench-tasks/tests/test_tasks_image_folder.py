@@ -1,0 +1,219 @@
+"""tasks/image-folder over tiny datasets written at test time, in both layouts, and every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from biobench_core.catalog import load_task
+from biobench_core.tasks import TaskDataError
+
+TASK = "tasks/image-folder"
+COLOURS = {"ant": (200, 30, 30), "bee": (30, 200, 30), "cicada": (30, 30, 200)}
+
+
+def png(path: Path, colour=(128, 128, 128), mode="RGB", size=(12, 10)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, colour if mode == "RGB" else 128).save(path)
+    return path
+
+
+def folder_dataset(root: Path, train=3, test=2) -> Path:
+    for name, colour in COLOURS.items():
+        for i in range(train):
+            png(root / "train" / name / f"{i:03d}.png", colour)
+        for i in range(test):
+            png(root / "test" / name / f"{i:03d}.png", colour)
+    return root
+
+
+def csv_dataset(root: Path, lines: list[str] | None = None, header="path,label,split,group") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if lines is None:
+        lines = []
+        for name, colour in COLOURS.items():
+            for i in range(3):
+                split = "train" if i < 2 else "test"
+                png(root / "imgs" / f"{name}{i}.jpg", colour)
+                lines.append(f"imgs/{name}{i}.jpg,{name},{split},site{i % 2}")
+    (root / "labels.csv").write_text("\n".join([header, *lines]) + "\n")
+    return root
+
+
+def data_error(tmp_path, data, *fragments: str) -> str:
+    with pytest.raises(TaskDataError) as info:
+        load_task(TASK, data=data)
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message
+
+
+# -- good data ---------------------------------------------------------------------------------------------------
+
+
+def test_folder_layout(tmp_path):
+    root = folder_dataset(tmp_path / "bugs")
+    png(root / "train" / "bee" / "grey.png", mode="L")  # greyscale becomes RGB
+    (root / "train" / "bee" / ".DS_Store").write_bytes(b"\0\1")
+    png(root / "train" / "bee" / "._000.png")  # macOS resource-fork twin: hidden, ignored
+    (root / "train" / "bee" / "notes.txt").write_text("not an image")
+    (root / "train" / "empty-class").mkdir()
+    task = load_task(TASK, data=root)
+    assert task.class_names == ["ant", "bee", "cicada"]
+    train, test = task.examples("train"), task.examples("test")
+    assert (len(train), len(test)) == (10, 6)
+    assert train[0].id == "train/ant/000.png" and train[0].label == 0
+    assert {e.id for e in train if e.label == 1} == {f"train/bee/{i:03d}.png" for i in range(3)} | {"train/bee/grey.png"}
+    for example in (*train, *test):
+        assert Path(example.source).is_absolute() and Path(example.source).is_file()
+        assert example.group is None
+    img = task.load(next(e for e in train if e.id.endswith("grey.png")))
+    assert (img.mode, img.size) == ("RGB", (12, 10))
+    assert task.load(test[-1]).getpixel((0, 0)) == COLOURS["cicada"]
+
+
+def test_csv_layout_with_groups(tmp_path):
+    root = csv_dataset(tmp_path / "csv")
+    task = load_task(TASK, data=str(root))
+    assert task.class_names == ["ant", "bee", "cicada"]
+    train, test = task.examples("train"), task.examples("test")
+    assert [e.id for e in test] == ["imgs/ant2.jpg", "imgs/bee2.jpg", "imgs/cicada2.jpg"]
+    assert [e.label for e in test] == [0, 1, 2]
+    assert {e.group for e in train} == {"site0", "site1"}
+    assert test[0].source == str((root / "imgs" / "ant2.jpg").absolute())
+    assert task.load(train[0]).mode == "RGB"
+
+
+def test_csv_wins_over_folders_and_columns_are_flexible(tmp_path):
+    root = folder_dataset(tmp_path / "both")
+    csv_dataset(root, ["TRAIN,train/ant/000.png,ant", " test ,test/ant/000.png,ant"], header="Split,Path,Label")
+    task = load_task(TASK, data=root)
+    assert [e.id for e in task.examples("train")] == ["train/ant/000.png"]
+    assert task.class_names == ["ant"]
+
+
+def test_manifest_changes_when_an_image_changes(tmp_path):
+    root = folder_dataset(tmp_path / "bugs")
+    before = load_task(TASK, data=root).manifest("test")
+    assert load_task(TASK, data=root).manifest("test") == before
+    target = root / "test" / "bee" / "000.png"
+    png(target, (1, 2, 3), size=(13, 10))
+    os.utime(target, ns=(1, 1))
+    assert load_task(TASK, data=root).manifest("test") != before
+
+
+# -- bad data: each is a one-line TaskDataError naming what is wrong ------------------------------------------------
+
+
+def test_no_data_folder(tmp_path):
+    with pytest.raises(TaskDataError, match="--data image-folder=DIR"):
+        load_task(TASK)
+    data_error(tmp_path, tmp_path / "nope", str(tmp_path / "nope"))
+
+
+def test_empty_data_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    data_error(tmp_path, tmp_path / "empty", str(tmp_path / "empty"), "empty")
+
+
+def test_neither_layout(tmp_path):
+    png(tmp_path / "d" / "loose.png")
+    data_error(tmp_path, tmp_path / "d", str(tmp_path / "d"), "labels.csv")
+
+
+def test_missing_test_folder(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    for path in sorted((root / "test").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (root / "test").rmdir()
+    data_error(tmp_path, root, str(root / "test"), "missing folder")
+
+
+def test_no_train_images(tmp_path):
+    root = folder_dataset(tmp_path / "d", train=0)
+    (root / "train" / "ant").mkdir(parents=True)
+    (root / "train" / "ant" / "readme.txt").write_text("x")
+    data_error(tmp_path, root, str(root / "train"), "no train images")
+
+
+def test_no_test_images_csv(tmp_path):
+    root = csv_dataset(tmp_path / "d", [f"a.png,ant,train"])
+    png(root / "a.png")
+    data_error(tmp_path, root, str(root / "labels.csv"), "no test images")
+
+
+def test_image_outside_class_folder(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    png(root / "train" / "stray.png")
+    data_error(tmp_path, root, str(root / "train" / "stray.png"))
+
+
+def test_class_only_in_test_folder_layout(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    png(root / "test" / "dragonfly" / "x.png")
+    data_error(tmp_path, root, "'dragonfly'", str(root / "test" / "dragonfly"), "no train images")
+
+
+@pytest.mark.parametrize("column", ["path", "label", "split"])
+def test_csv_missing_column(tmp_path, column):
+    header = ",".join(c for c in ("path", "label", "split") if c != column)
+    root = csv_dataset(tmp_path / "d", ["a,b"], header=header)
+    data_error(tmp_path, root, str(root / "labels.csv"), f"missing column '{column}'")
+
+
+def test_csv_empty_file(tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "labels.csv").write_text("")
+    data_error(tmp_path, root, str(root / "labels.csv"), "empty")
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("b.png,bee,", "empty split"),
+    ("b.png,bee,val", "unknown split 'val'"),
+    ("missing.png,bee,test", "file not found"),
+    (",bee,test", "empty path"),
+    ("b.png,,test", "empty label"),
+    ("a.png,bee,test", "duplicate path a.png (first listed in row 1)"),
+])
+def test_csv_bad_row_names_the_row(tmp_path, row, fragment):
+    root = tmp_path / "d"
+    png(root / "a.png")
+    png(root / "b.png")
+    csv_dataset(root, ["a.png,ant,train", row])
+    data_error(tmp_path, root, f"{root / 'labels.csv'} row 2", fragment)
+
+
+def test_csv_class_only_in_test(tmp_path):
+    root = tmp_path / "d"
+    for name in "abc":
+        png(root / f"{name}.png")
+    csv_dataset(root, ["a.png,ant,train", "b.png,ant,test", "c.png,wasp,test"])
+    data_error(tmp_path, root, f"{root / 'labels.csv'} row 3", "class 'wasp'", "no train images")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_corrupt_image_fails_on_load_naming_the_file(tmp_path, damage):
+    root = folder_dataset(tmp_path / "d")
+    bad = root / "test" / "ant" / "bad.png"
+    png(bad, size=(64, 64))
+    data = bad.read_bytes()
+    bad.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"not a png at all" * 10, "empty": b""}[damage])
+    task = load_task(TASK, data=root)  # building the task does not decode images
+    example = next(e for e in task.examples("test") if e.id == "test/ant/bad.png")
+    with pytest.raises(TaskDataError, match="cannot decode image") as info:
+        task.load(example)
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_conformance_kit(tmp_path):
+    from biobench_core.testing import check_plugin, check_task
+
+    check_plugin("biobench-tasks").assert_ok()
+    check_task(TASK, data=folder_dataset(tmp_path / "folders")).assert_ok()
+    check_task(TASK, data=csv_dataset(tmp_path / "csv")).assert_ok()

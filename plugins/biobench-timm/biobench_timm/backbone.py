@@ -1,0 +1,335 @@
+"""``TimmBackbone``: any timm image model as a frozen biobench backbone.
+
+Features (DESIGN.md, section 4):
+
+- token models (ViTs and kin, ``forward_features`` gives ``(batch, tokens, dim)``): ``img_features`` is the
+  [CLS] token; with no class token, the maximum over the patch tokens. ``patch_features`` are the tokens without
+  the prefix (class, distillation and register) tokens.
+  Models that keep class tokens without declaring ``num_prefix_tokens`` (CoaT, VOLO, PiT) are recognised by
+  their ``cls_token`` parameter; PiT returns only its class tokens, so it has no patch features.
+- feature-map models (CNNs, ``(batch, C, H, W)`` or ``(batch, H, W, C)``): ``img_features`` is the global
+  average of the map, ``patch_features`` the map flattened to ``(batch, H*W, C)``.
+
+``weights``: ``None`` (the tag's pretrained weights, fetched by timm from its hub), ``"random"`` or
+``"random:<seed>"``, ``"hf-hub:<org>/<repo>"``, or a local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin``
+file holding a state dict (read with ``weights_only=True``: never unpickled freely).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import timm
+import torch
+from timm.data import create_transform, resolve_model_data_config
+from jaxtyping import Float
+from torch import Tensor
+
+from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
+from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
+                                  WeightsUnavailableError)
+
+__all__ = ["TimmBackbone", "read_state_dict", "DEFAULT_SEED"]
+
+DEFAULT_SEED = 0
+_TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+_FETCH_ERROR_MODULES = {"huggingface_hub", "httpx", "httpx2", "requests", "urllib3", "urllib", "http", "socket"}
+_HOW_TO = "pass a local file with --weights FILE (or weights=FILE), or weights='random' for a random baseline"
+
+
+class TimmBackbone(VisionBackbone):
+    """A timm model, frozen, in eval mode. Built by ``biobench_core.load_backbone('timm/<arch>.<tag>')``."""
+
+    def __init__(self, spec: BackboneSpec, weights: str | os.PathLike[str] | None = None) -> None:
+        super().__init__()
+        self.backbone_id = spec.id
+        self.timm_name = spec.name  # 'resnet18.a1_in1k' or 'hf-hub:org/repo'
+        self.model, self.weights_id = _build(spec, weights)
+        self.model.eval()
+        self.model.requires_grad_(False)
+        self._n_prefix, self._has_cls = _prefix_tokens(self.model)
+        fmt = getattr(self.model, "output_fmt", None)
+        self._map_fmt = None if fmt is None else str(getattr(fmt, "value", fmt)).upper()
+
+    def img_encode(self, batch: Float[Tensor, "batch 3 width height"]) -> EncodedImgBatch:
+        feats = self.model.forward_features(batch)
+        if isinstance(feats, (list, tuple)):
+            # Multi-branch token models, each branch led by a class token. CrossViT's branches differ in width
+            # and its num_features is their sum: concatenate the class tokens. CoaT's parallel branches share
+            # one width (num_features): the last branch's class token. Patches: the last branch's tokens.
+            branches = list(feats)
+            if all(f.ndim == 3 for f in branches):
+                if len({f.shape[-1] for f in branches}) == 1:
+                    img = branches[-1][:, 0]
+                else:
+                    img = torch.cat([f[:, 0] for f in branches], dim=-1)
+                return EncodedImgBatch(img_features=img, patch_features=_or_none(branches[-1][:, 1:]))
+            feats = branches[-1]
+        if feats.ndim == 4:
+            if self._map_fmt is not None:
+                channels_last = self._map_fmt == "NHWC"
+            else:  # no declared layout: the channel axis is the one of size num_features
+                width = getattr(self.model, "num_features", None)
+                channels_last = feats.shape[-1] == width and feats.shape[1] != width
+            tokens = feats.flatten(1, 2) if channels_last else feats.flatten(2).transpose(1, 2)
+            return EncodedImgBatch(img_features=tokens.mean(dim=1), patch_features=tokens)
+        if feats.ndim == 3:
+            patches = feats[:, self._n_prefix:]
+            img = feats[:, 0] if self._has_cls else patches.max(dim=1).values
+            return EncodedImgBatch(img_features=img, patch_features=_or_none(patches))
+        if feats.ndim == 2:
+            return EncodedImgBatch(img_features=feats, patch_features=None)
+        raise RuntimeError(f"{self.backbone_id}: forward_features returned a tensor of shape {tuple(feats.shape)}; "
+                           "expected (batch, tokens, dim) or a feature map")
+
+    def make_img_transform(self) -> Callable[[Any], Tensor]:
+        """timm's eval transform for this model's pretrained config (resize, centre crop, normalise)."""
+        config = resolve_model_data_config(self.model)
+        return _ToRGBThen(create_transform(**config, is_training=False))
+
+
+def _prefix_tokens(model: torch.nn.Module) -> tuple[int, bool]:
+    """How many prefix tokens lead ``forward_features``' sequence, and whether the first is a class token."""
+    declared = getattr(model, "num_prefix_tokens", None)
+    if isinstance(declared, int):
+        has_cls = getattr(model, "has_class_token", None)
+        if not isinstance(has_cls, bool):  # models that only count their prefix: class token(s) + registers
+            has_cls = declared - int(getattr(model, "num_reg_tokens", 0) or 0) > 0
+        return declared, has_cls and declared > 0
+    # Models that keep class tokens without declaring num_prefix_tokens (CoaT, VOLO, PiT): a class-token
+    # parameter on the model itself; PiT counts its class and distillation tokens in num_tokens.
+    if any(name.startswith("cls_token") and value is not None for name, value in model._parameters.items()):
+        count = getattr(model, "num_tokens", 1)
+        return (count if isinstance(count, int) and count > 0 else 1), True
+    return 0, False
+
+
+def _or_none(patches: Tensor) -> Tensor | None:
+    """No patch tokens at all (PiT returns only its class tokens) means no patch features."""
+    return patches if patches.shape[1] > 0 else None
+
+
+class _ToRGBThen:
+    """Convert a PIL image (grayscale, palette, RGBA, CMYK...) to RGB, then apply ``transform``. Picklable, so
+    DataLoader workers can use it."""
+
+    def __init__(self, transform: Callable[[Any], Tensor]) -> None:
+        self.transform = transform
+
+    def __call__(self, img: Any) -> Tensor:
+        if getattr(img, "mode", "RGB") != "RGB":
+            img = img.convert("RGB")
+        return self.transform(img)
+
+    def __repr__(self) -> str:
+        return f"ToRGBThen({self.transform!r})"
+
+
+# -- building and loading ------------------------------------------------------------------------------------
+
+
+def _build(spec: BackboneSpec, weights: str | os.PathLike[str] | None) -> tuple[torch.nn.Module, str]:
+    """The timm model for ``spec`` with ``weights`` loaded, and the id of those weights."""
+    name = spec.name
+    if weights is None:
+        return _pretrained(spec, name), f"pretrained:{name}"
+    if isinstance(weights, str) and (weights == "random" or weights.startswith("random:")):
+        seed_text = weights.partition(":")[2] or str(DEFAULT_SEED)
+        if not seed_text.lstrip("-").isdigit():
+            raise ValueError(f"weights {weights!r}: expected 'random' or 'random:<integer seed>'")
+        seed = int(seed_text)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
+        return model, f"random:{seed}"
+    if isinstance(weights, str) and weights.startswith("hf-hub:"):
+        repo = weights[len("hf-hub:"):]
+        if name.startswith("hf-hub:"):
+            raise ValueError(f"{spec.id} already names a hub repository; leave weights unset")
+        overlay = {"hf_hub_id": repo, "hf_hub_filename": None, "source": "hf-hub"}
+        return _fetching(spec, lambda: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay),
+                         source=weights), weights
+    path = Path(weights).expanduser()
+    model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
+    state_dict = read_state_dict(path)
+    _load_fitting(model, state_dict, spec.id, path)
+    return model, f"file:{_sha256(path)}"
+
+
+def _pretrained(spec: BackboneSpec, name: str) -> torch.nn.Module:
+    source = spec.weights_source
+    if name.startswith("hf-hub:"):
+        source = name
+    elif source is None:
+        raise WeightsUnavailableError(f"timm has no pretrained weights for {spec.id}; {_HOW_TO}")
+    elif source.startswith("hf-hub:") and _offline() and not _in_hub_cache(source[len("hf-hub:"):]):
+        # answer before building the model: offline, the hub can only fail.
+        raise WeightsUnavailableError(_offline_message(spec.id, source))
+    elif not source.startswith("hf-hub:") and _offline():
+        # timm would try the url through torch.hub, which does not know offline mode: answer now.
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(source).path)
+        if not cached.is_file():
+            raise WeightsUnavailableError(_offline_message(spec.id, source))
+    return _fetching(spec, lambda: timm.create_model(name, pretrained=True), source=source)
+
+
+def _fetching(spec: BackboneSpec, build: Callable[[], torch.nn.Module], source: str | None = None) -> torch.nn.Module:
+    """Run ``build``; a failure to fetch anything from the network becomes one clear line."""
+    try:
+        return build()
+    except Exception as exc:
+        if not _is_fetch_error(exc):
+            raise
+        where = source or spec.weights_source or spec.name
+        if _offline() or _is_offline_error(exc):
+            raise WeightsUnavailableError(_offline_message(spec.id, where)) from exc
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise WeightsUnavailableError(f"cannot fetch the weights for {spec.id} from {where} "
+                                      f"({type(exc).__name__}: {detail}); {_HOW_TO}") from exc
+
+
+def _offline() -> bool:
+    flags = (os.environ.get(var, "").strip().upper() for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    if any(flag in {"1", "ON", "YES", "TRUE"} for flag in flags):
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return False
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def _in_hub_cache(repo: str) -> bool:
+    """Whether the Hugging Face cache holds any file of ``repo`` (``org/name``, maybe ``@revision``)."""
+    from huggingface_hub import constants
+
+    folder = Path(constants.HF_HUB_CACHE) / ("models--" + repo.partition("@")[0].replace("/", "--")) / "snapshots"
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def _offline_message(spec_id: str, source: str) -> str:
+    return (f"the weights for {spec_id} ({source}) are not available offline: they are not in the local cache "
+            f"and there is no network (HF_HUB_OFFLINE is set, or the hub is unreachable); {_HOW_TO}")
+
+
+def _is_fetch_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) or type(exc).__module__.partition(".")[0] in _FETCH_ERROR_MODULES
+
+
+def _is_offline_error(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectionError", "ConnectError",
+                         "URLError", "gaierror", "TimeoutError"})
+
+
+def read_state_dict(path: Path) -> dict[str, Tensor]:
+    """A state dict from a local file, safely: safetensors, or ``torch.load(weights_only=True)``.
+
+    Accepts a bare state dict or a checkpoint dict holding one under ``"state_dict"`` or ``"model"``.
+    """
+    if not path.exists():
+        raise WeightsNotFoundError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise WeightsFileError(f"weights path is not a file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            loaded: Any = load_file(str(path), device="cpu")
+        elif suffix in _TORCH_SUFFIXES:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            raise WeightsFileError(f"cannot read weights file {path}: unknown file type {suffix or '(none)'!r}; "
+                                   f"use .safetensors or {', '.join(_TORCH_SUFFIXES)}")
+    except WeightsFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled-object files all land here
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        hint = " (it holds objects other than tensors; only plain state dicts are read)" \
+            if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__ else ""
+        raise WeightsFileError(f"cannot read weights file {path}: {type(exc).__name__}: {detail}{hint}") from exc
+    if isinstance(loaded, Mapping):
+        for key in ("state_dict", "model", "state_dict_ema", "model_ema"):
+            if isinstance(loaded.get(key), Mapping):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, Mapping) or not loaded:
+        raise WeightsFileError(f"weights file {path} does not hold a state dict (got {type(loaded).__name__})")
+    bad = [k for k, v in loaded.items() if not isinstance(v, Tensor)]
+    if bad:
+        raise WeightsFileError(f"weights file {path} holds non-tensor entries: {_few(bad)}")
+    state = dict(loaded)
+    for prefix in ("module.", "_orig_mod."):  # DataParallel / torch.compile wrappers
+        if all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _load_fitting(model: torch.nn.Module, state: dict[str, Tensor], spec_id: str, path: Path) -> None:
+    """Load ``state`` into ``model`` or raise :class:`WeightsMismatchError` naming the keys that do not fit.
+
+    The classifier head does not produce features, so head keys that are missing or sized for another number
+    of classes are tolerated (the head stays randomly initialised). A checkpoint in an architecture's original
+    layout is tried through timm's own ``checkpoint_filter_fn`` for that model family.
+    """
+    problems, fitted = _compare(model, state)
+    if problems:
+        filter_fn = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+        if callable(filter_fn):
+            try:
+                converted = filter_fn(dict(state), model)
+            except Exception:  # noqa: BLE001 - the filter does not understand this file: report the plain diff
+                converted = None
+            if isinstance(converted, Mapping):
+                retry, retry_fitted = _compare(model, dict(converted))
+                if not retry:
+                    problems, fitted = retry, retry_fitted
+    if problems:
+        raise WeightsMismatchError(f"weights file {path} does not fit {spec_id} ({type(model).__name__}): "
+                                   + "; ".join(problems))
+    model.load_state_dict(fitted, strict=False)
+
+
+def _compare(model: torch.nn.Module, state: dict[str, Tensor]) -> tuple[list[str], dict[str, Tensor]]:
+    own = model.state_dict()
+    heads = getattr(model, "pretrained_cfg", {}).get("classifier") or ()
+    heads = (heads,) if isinstance(heads, str) else tuple(heads)
+
+    def is_head(key: str) -> bool:
+        return any(key == h or key.startswith(h + ".") for h in heads)
+
+    missing = [k for k in own if k not in state and not is_head(k)]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in state if k in own and state[k].shape != own[k].shape and not is_head(k)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys: {_few(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys: {_few(unexpected)}")
+    if wrong:
+        shapes = [f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong]
+        problems.append(f"{len(wrong)} keys with wrong shapes: {_few(shapes, quote=False)}")
+    fitted = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+    return problems, fitted
+
+
+def _few(items: list[str], n: int = 3, quote: bool = True) -> str:
+    # BatchNorm step counters say nothing about the architecture: show real parameters first.
+    items = sorted(items, key=lambda item: "num_batches_tracked" in item)
+    shown = ", ".join(repr(i) if quote else i for i in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
