@@ -51,8 +51,8 @@ class TimmBackbone(VisionBackbone):
         self.backbone_id = spec.id
         self.timm_name = spec.name  # 'resnet18.a1_in1k' or 'hf-hub:org/repo'
         self.model, self.weights_id = _build(spec, weights)
-        self.model.eval()
-        self.model.requires_grad_(False)
+        self.eval()
+        self.requires_grad_(False)
         self._n_prefix, self._has_cls = _prefix_tokens(self.model)
         fmt = getattr(self.model, "output_fmt", None)
         self._map_fmt = None if fmt is None else str(getattr(fmt, "value", fmt)).upper()
