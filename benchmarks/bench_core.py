@@ -1,0 +1,159 @@
+"""Figures for the core: listing speed, extraction efficiency, feature-cache payoff, bf16 vs fp32.
+
+Every figure is a ratio of two timings taken in the same run on the same machine, so it travels between
+machines better than a raw number. Run through ``make bench`` (``benchmarks/run_all.py``) or alone:
+``python benchmarks/bench_core.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _wall(cmd: list[str], env: dict[str, str] | None = None, repeat: int = 5) -> float:
+    """Median wall time of a whole process."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **(env or {})})
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_listing(repeat: int = 5) -> list[dict[str, Any]]:
+    """`biobench backbones` (whole process, every plugin, full catalogues) vs `import torch`; in-process listing."""
+    listing = _wall([sys.executable, "-m", "biobench_core.cli", "backbones"], repeat=repeat)
+    torch_import = _wall([sys.executable, "-c", "import torch"], repeat=repeat)
+    code = (
+        "import time\n"
+        "t0 = time.perf_counter()\n"
+        "import biobench_core as bb\n"
+        "n = len(bb.list_backbones())\n"
+        "t1 = time.perf_counter()\n"
+        "times = []\n"
+        "for _ in range(20):\n"
+        "    s = time.perf_counter(); hits = bb.list_backbones('vit_*'); times.append(time.perf_counter() - s)\n"
+        "times.sort()\n"
+        "print(n, len(hits), t1 - t0, times[len(times) // 2])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    n_all, n_vit, cold, pattern = int(out[0]), int(out[1]), float(out[2]), float(out[3])
+    return [
+        {"figure": "`biobench backbones` process / `python -c 'import torch'`", "value": listing / torch_import,
+         "target": "<= 0.15", "ok": listing / torch_import <= 0.15,
+         "detail": f"{listing * 1000:.0f} ms vs {torch_import * 1000:.0f} ms; {n_all} backbones"},
+        {"figure": "in-process `list_backbones('vit_*')`, registry warm (ms)", "value": pattern * 1000,
+         "target": "< 50", "ok": pattern * 1000 < 50, "detail": f"{n_vit} matches of {n_all}"},
+        {"figure": "in-process import + discovery + full listing, cold (ms)", "value": cold * 1000,
+         "target": "-", "ok": True, "detail": "all installed plugins"},
+    ]
+
+
+def _silhouettes(subset: int):
+    from biobench_core.catalog import load_task
+
+    return load_task("tasks/animal-silhouettes", None, {"subset": str(subset)})
+
+
+def _raw_forward(backbone, pixels, batch_size: int, dtype) -> float:
+    """Images/s of the backbone alone on already decoded, already transformed batches."""
+    import torch
+
+    from biobench_core.extraction import is_convnet
+
+    n = pixels.shape[0]
+    with torch.inference_mode():
+        batch = pixels[:batch_size].to(dtype)
+        backbone.img_encode(batch.contiguous(memory_format=torch.channels_last) if is_convnet(backbone) else batch)
+        start = time.perf_counter()
+        for i in range(0, n, batch_size):
+            batch = pixels[i:i + batch_size].to(dtype)
+            if is_convnet(backbone):
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            backbone.img_encode(batch)
+        return n / (time.perf_counter() - start)
+
+
+def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1) -> list[dict[str, Any]]:
+    """End-to-end `extract()` images/s (decode in workers + transform + forward) / raw forward images/s."""
+    import torch
+
+    from biobench_core.catalog import load_backbone
+    from biobench_core.extraction import DTYPES, extract, prepare_backbone
+
+    task = _silhouettes(n_images)
+    examples = list(task.examples("train"))[:n_images]
+    rows = []
+    speeds: dict[tuple[str, str], float] = {}
+    for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
+        for dtype in ("bf16", "fp32"):
+            backbone = prepare_backbone(load_backbone(backbone_id, "random"), torch.device("cpu"), dtype)
+            transform = backbone.make_img_transform()
+            pixels = torch.stack([transform(task.load(ex)) for ex in examples])
+            raw = _raw_forward(backbone, pixels, batch_size, DTYPES[dtype])
+            extract(backbone, task, "train", examples[:batch_size * 2], device=torch.device("cpu"), dtype=dtype,
+                    batch_size=batch_size, workers=workers, progress=False)  # warm-up: workers, allocator
+            result = extract(backbone, task, "train", examples, device=torch.device("cpu"), dtype=dtype,
+                             batch_size=batch_size, workers=workers, progress=False)
+            e2e = result.images_per_second
+            speeds[(backbone_id, dtype)] = e2e
+            rows.append({"figure": f"extraction efficiency {backbone_id} {dtype}: end-to-end / raw forward",
+                         "value": e2e / raw, "target": ">= 0.85", "ok": e2e / raw >= 0.85,
+                         "detail": f"{e2e:.1f} vs {raw:.1f} img/s, {n_images} images, batch {batch_size}, "
+                                   f"{workers} worker(s)"})
+    for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
+        bf16, fp32 = speeds[(backbone_id, "bf16")], speeds[(backbone_id, "fp32")]
+        rows.append({"figure": f"CPU extraction {backbone_id}: bf16 / fp32 images/s", "value": bf16 / fp32,
+                     "target": "-", "ok": True, "detail": f"{bf16:.1f} vs {fp32:.1f} img/s end to end"})
+    return rows
+
+
+def bench_cache(subset: int = 1000) -> list[dict[str, Any]]:
+    """Wall time of `biobench run --force` with features in the cache / the first run's (extraction + probe)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"BIOBENCH_CACHE": str(Path(tmp) / "cache")}
+        cmd = [sys.executable, "-m", "biobench_core.cli", "run", "--backbone", "effnet/lite0", "--task",
+               "animal-silhouettes", "--set", f"subset={subset}", "--dtype", "bf16", "--results",
+               str(Path(tmp) / "results"), "--quiet"]
+        first = _wall(cmd, env, repeat=1)
+        again = _wall([*cmd, "--force"], env, repeat=1)
+    return [{"figure": "repeated `run --force` (features cached, probe refitted) / first run", "value": again / first,
+             "target": "<= 0.1", "ok": again / first <= 0.1,
+             "detail": f"{again:.1f} s vs {first:.1f} s; effnet/lite0 bf16, silhouettes subset={subset} "
+                       f"({subset} train + {(subset + 3) // 4} test)"}]
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {r['value']:.3f} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
+                     f"{r['detail']} |")
+    return "\n".join(lines)
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    rows = bench_listing(repeat=3 if quick else 5)
+    rows += bench_extraction(n_images=128 if quick else 512)
+    rows += bench_cache(subset=200 if quick else 1000)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about a minute")
+    args = parser.parse_args()
+    print(to_markdown(run(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()

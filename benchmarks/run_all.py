@@ -1,0 +1,64 @@
+"""`make bench`: every benchmark, printed and written to benchmarks/RESULTS.md with the machine it ran on.
+
+``python benchmarks/run_all.py [--quick] [--out PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_core  # noqa: E402
+import bench_probes  # noqa: E402
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    core = bench_core.run(quick=args.quick)
+    print(bench_core.to_markdown(core), flush=True)
+    probes = bench_probes.run(quick=args.quick)
+    print(bench_probes.to_markdown(probes), flush=True)
+    text = (
+        "# Benchmark results\n\n"
+        f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
+        f"{machine()}.\n\nEvery figure is a ratio of two timings from the same run on the same machine.\n\n"
+        "## Core: listing, extraction, cache, dtype\n\n" + bench_core.to_markdown(core) + "\n\n"
+        "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
+        "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
+        "a CUDA GPU and skips cleanly without one.\n"
+    )
+    Path(args.out).write_text(text)
+    print(f"wrote {args.out}")
+    missed = [r["figure"] for r in core if not r["ok"]]
+    if missed:
+        print("targets missed: " + "; ".join(missed), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
