@@ -610,7 +610,6 @@ class Blobs(Task):
 """
 
 
-@pytest.mark.xfail(strict=False, reason="run pending")
 def test_the_template_runs_one_batch_end_to_end(template_venv):
     """``biobench run --backbone template/tiny --task kitrun/blobs --limit 8`` in the template's venv."""
     python, root = template_venv.python, template_venv.root
