@@ -36,6 +36,8 @@ def as_features(X: Any, what: str = "X") -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{what} is empty: shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not arr.flags.writeable:  # e.g. memory-mapped features from the cache: torch wants writable memory
+        arr = arr.copy()
     finite = np.isfinite(arr)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
