@@ -6,7 +6,7 @@ __all__ = ["one_line"]
 
 # Our own error types carry complete, user-facing messages; anything else gets its type name in front.
 _SELF_DESCRIBING = {"PluginError", "UnknownIdError", "SpecError", "TaskDataError", "BackboneOutputError",
-                    "CacheWriteError", "WeightsError", "UsageError"}
+                    "CacheWriteError", "ConfigError", "UsageError"}
 
 
 def one_line(exc: BaseException) -> str:
@@ -15,4 +15,5 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and len(exc.args) == 1:
         text = str(exc.args[0])
     first = text.splitlines()[0] if text else type(exc).__name__
-    return first if type(exc).__name__ in _SELF_DESCRIBING else f"{type(exc).__name__}: {first}"
+    ours = any(cls.__name__ in _SELF_DESCRIBING for cls in type(exc).__mro__)
+    return first if ours else f"{type(exc).__name__}: {first}"

@@ -1,7 +1,12 @@
 """The leaderboard: backbones x tasks, each with its mean score and 95% bootstrap interval, plus a benchmark mean.
 
 The benchmark mean's interval resamples each task's examples independently and averages the per-task means of
-every resample, so it reflects every task's sampling noise. Torch-free.
+every resample, so it reflects every task's sampling noise.
+
+Ties are reported honestly: in each column the best row is marked, and so is every row whose difference from
+the best is not significant. The difference is bootstrapped *paired*: both rows are scored on the same test
+examples, so each resample draws the same examples for both, which is far tighter than comparing two separate
+intervals. Torch-free.
 """
 
 from __future__ import annotations
@@ -44,10 +49,14 @@ class Cell:
     peak_memory_mb: float | None
     device: str
     scores: np.ndarray = dataclasses.field(repr=False)
+    example_ids: list[str] = dataclasses.field(repr=False)
+    best: bool = False
+    tied_with_best: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out.pop("scores")
+        out.pop("example_ids")
         return out
 
 
@@ -58,6 +67,7 @@ class Leaderboard:
     rows: list[tuple[str, str]]  # (backbone, weights), best benchmark mean first
     benchmark: dict[tuple[str, str], tuple[float, float, float] | None]  # mean, low, high (None: tasks missing)
     notes: list[str]
+    benchmark_marks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)  # "best" | "tied" | ""
 
     def cell(self, row: tuple[str, str], task: str) -> Cell | None:
         for c in self.cells:
@@ -83,7 +93,8 @@ def build_leaderboard(records: Iterable[ExperimentRecord]) -> Leaderboard:
         low, high = bootstrap_interval(scores, n_resamples=N_RESAMPLES, seed=SEED)
         cells.append(Cell(backbone, weights, task, record.key.settings, float(scores.mean()), low, high, len(scores),
                           record.n_skipped, record.splits, record.comparable, record.images_per_second,
-                          record.fit_seconds, record.peak_memory_mb, record.device, scores))
+                          record.fit_seconds, record.peak_memory_mb, record.device, scores,
+                          [ex_id for ex_id, _, _ in record.examples]))
         if record.n_skipped:
             notes.append(f"{backbone} [{weights}] on {task}: {record.n_skipped} undecodable image(s) were skipped")
     tasks = sorted({c.task for c in cells})
@@ -91,7 +102,57 @@ def build_leaderboard(records: Iterable[ExperimentRecord]) -> Leaderboard:
     benchmark = {row: _benchmark_mean([c for c in cells if (c.backbone, c.weights) == row], tasks)
                  for row in row_keys}
     row_keys.sort(key=lambda r: -(benchmark[r][0] if benchmark[r] else -np.inf))
-    return Leaderboard(cells, tasks, row_keys, benchmark, list(dict.fromkeys(notes)))
+    for task in tasks:
+        column = [c for c in cells if c.task == task]
+        best = max(column, key=lambda c: c.score)
+        best.best = True
+        for c in column:
+            if c is not best:
+                c.tied_with_best = _not_significantly_worse([(best, c)])
+    marks: dict[tuple[str, str], str] = {}
+    complete = [r for r in row_keys if benchmark[r] is not None]
+    if complete:
+        top = complete[0]
+        marks[top] = "best"
+        for row in complete[1:]:
+            pairs = [(_cell(cells, top, t), _cell(cells, row, t)) for t in tasks]
+            marks[row] = "tied" if _not_significantly_worse(pairs) else ""
+    return Leaderboard(cells, tasks, row_keys, benchmark, list(dict.fromkeys(notes)), marks)
+
+
+def _cell(cells: list[Cell], row: tuple[str, str], task: str) -> Cell:
+    return next(c for c in cells if (c.backbone, c.weights) == row and c.task == task)
+
+
+def paired_difference_interval(pairs: list[tuple[Cell, Cell]]) -> tuple[float, float] | None:
+    """95% paired-bootstrap interval of the mean over tasks of ``mean(a) - mean(b)``, for ``(a, b)`` pairs.
+
+    Within a task only the examples both cells scored count, and every resample draws the same examples for
+    both. ``None`` when some pair shares no example (nothing to pair).
+    """
+    rng = np.random.default_rng(SEED)
+    total = np.zeros(N_RESAMPLES)
+    for a, b in pairs:
+        position = {ex_id: k for k, ex_id in enumerate(b.example_ids)}
+        shared = [(k, position[ex_id]) for k, ex_id in enumerate(a.example_ids) if ex_id in position]
+        if not shared:
+            return None
+        ia, ib = (np.array(side) for side in zip(*shared))
+        diff = a.scores[ia] - b.scores[ib]
+        if len(pairs) == 1:
+            return bootstrap_interval(diff, n_resamples=N_RESAMPLES, seed=SEED)
+        index = rng.integers(0, diff.size, size=(N_RESAMPLES, diff.size))
+        total += diff[index].mean(axis=1)
+    low, high = np.percentile(total / len(pairs), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _not_significantly_worse(pairs: list[tuple[Cell, Cell]]) -> bool:
+    """Is the better side's lead within noise? Paired when possible, else by overlapping intervals."""
+    interval = paired_difference_interval(pairs)
+    if interval is not None:
+        return interval[0] <= 0.0
+    return all(b.ci_high >= a.ci_low for a, b in pairs)
 
 
 def _benchmark_mean(cells: list[Cell], tasks: list[str]) -> tuple[float, float, float] | None:
@@ -107,8 +168,8 @@ def _benchmark_mean(cells: list[Cell], tasks: list[str]) -> tuple[float, float, 
     return float(np.mean([c.score for c in cells])), float(low), float(high)
 
 
-def _fmt(score: float, low: float, high: float) -> str:
-    return f"{score:.3f} [{low:.3f}, {high:.3f}]"
+def _fmt(score: float, low: float, high: float, mark: str = "") -> str:
+    return f"{score:.3f} [{low:.3f}, {high:.3f}]" + {"best": " *", "tied": " ="}.get(mark, "")
 
 
 def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
@@ -118,9 +179,10 @@ def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         line = [row[0], row[1]]
         for task in board.tasks:
             cell = board.cell(row, task)
-            line.append(_fmt(cell.score, cell.ci_low, cell.ci_high) if cell else "-")
+            mark = "best" if cell and cell.best else "tied" if cell and cell.tied_with_best else ""
+            line.append(_fmt(cell.score, cell.ci_low, cell.ci_high, mark) if cell else "-")
         bench = board.benchmark[row]
-        line.append(_fmt(*bench) if bench else "- (not every task)")
+        line.append(_fmt(*bench, board.benchmark_marks.get(row, "")) if bench else "- (not every task)")
         rows.append(line)
     return headers, rows
 
@@ -130,7 +192,9 @@ def render(board: Leaderboard, fmt: str) -> str:
     if fmt == "json":
         return json.dumps({
             "results": [c.to_dict() for c in board.cells],
-            "benchmark": [{"backbone": r[0], "weights": r[1], "score": b[0], "ci_low": b[1], "ci_high": b[2]}
+            "benchmark": [{"backbone": r[0], "weights": r[1], "score": b[0], "ci_low": b[1], "ci_high": b[2],
+                           "best": board.benchmark_marks.get(r) == "best",
+                           "tied_with_best": board.benchmark_marks.get(r) == "tied"}
                           if (b := board.benchmark[r]) else {"backbone": r[0], "weights": r[1], "score": None}
                           for r in board.rows],
             "tasks": board.tasks,
@@ -138,8 +202,9 @@ def render(board: Leaderboard, fmt: str) -> str:
         }, indent=1)
     if fmt == "csv":
         out = io.StringIO()
-        fields = ["backbone", "weights", "task", "score", "ci_low", "ci_high", "n_examples", "n_skipped", "comparable",
-                  "settings", "images_per_second", "fit_seconds", "peak_memory_mb", "device"]
+        fields = ["backbone", "weights", "task", "score", "ci_low", "ci_high", "best", "tied_with_best", "n_examples",
+                  "n_skipped", "comparable", "settings", "images_per_second", "fit_seconds", "peak_memory_mb",
+                  "device"]
         writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for c in board.cells:
@@ -149,7 +214,8 @@ def render(board: Leaderboard, fmt: str) -> str:
     if not rows:
         return "no results yet: run 'biobench run' first\n"
     notes = "".join(f"\nnote: {n}" for n in board.notes)
-    caption = "\nscore [95% bootstrap CI] per task; benchmark mean = mean over tasks, CI resamples every task\n"
+    caption = ("\nscore [95% bootstrap CI] per task; benchmark mean = mean over tasks, CI resamples every task\n"
+               "* best in its column; = not significantly below the best (paired bootstrap of the difference, 95%)\n")
     if fmt == "markdown":
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in rows]

@@ -85,10 +85,34 @@ class PluginRecord:
         return f"plugin {self.name} {self.version} (entry point '{self.entry_point}')"
 
     def failure(self) -> PluginError:
-        """The error to raise when someone uses this failed plugin: names the distribution, chains the original."""
-        err = PluginError(f"{self.describe()} is {self.status}: {self.error}")
+        """The error to raise when someone uses this failed plugin.
+
+        It names the distribution, chains the original exception, and is an instance of the original's type
+        too, so ``except ImportError`` still catches a plugin that failed to import.
+        """
+        message = f"{self.describe()} is {self.status}: {self.error}"
+        err = _as_original_type(message, self.exception)
         err.__cause__ = self.exception
         return err
+
+
+_COMBINED: dict[type, type] = {}
+
+
+def _as_original_type(message: str, original: BaseException | None) -> PluginError:
+    """A :class:`PluginError` that is also an instance of ``type(original)``, when Python allows that."""
+    base = type(original)
+    if original is None or isinstance(original, PluginError) or not issubclass(base, Exception):
+        return PluginError(message)
+    try:
+        combined = _COMBINED.get(base) or type(base.__name__, (PluginError, base), {"__module__": base.__module__})
+        err = combined(message)
+        if str(err) != message:  # exception types with their own __str__ (SyntaxError, KeyError) would garble it
+            return PluginError(message)
+    except TypeError:  # incompatible layouts
+        return PluginError(message)
+    _COMBINED[base] = combined
+    return err
 
 
 @dataclasses.dataclass(frozen=True)

@@ -119,6 +119,20 @@ def test_using_a_failed_plugin_raises_its_original_error(site, run_cli):
     assert "biobench-broken" in lines[0] and "this_module_does_not_exist_anywhere" in lines[0]
 
 
+def test_failed_plugin_error_keeps_the_original_type(site, monkeypatch):
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-broken,biobench-raises")
+    import biobench_core
+    from biobench_core.plugins import PluginError
+
+    with pytest.raises(ImportError, match="biobench-broken 1.0") as err:
+        biobench_core.load_backbone("broken/anything")
+    assert isinstance(err.value, PluginError)
+    assert isinstance(err.value.__cause__, ModuleNotFoundError)
+    with pytest.raises(RuntimeError, match="catalogue server on fire"):
+        biobench_core.resolve_backbone("raises/x")
+
+
 def test_two_plugins_claiming_one_id_is_an_error_naming_both(site, run_cli, cli_json):
     write_distribution(site, "biobench-twin", {"twin_plugin": TWIN}, {"good": "twin_plugin"}, version="9.9")
     env = {"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"}
