@@ -84,8 +84,12 @@ def _raw_forward(backbone, pixels, batch_size: int, dtype) -> float:
         return n / (time.perf_counter() - start)
 
 
-def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1) -> list[dict[str, Any]]:
-    """End-to-end `extract()` images/s (decode in workers + transform + forward) / raw forward images/s."""
+def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1, rounds: int = 3) -> list[dict[str, Any]]:
+    """End-to-end `extract()` images/s (decode in workers + transform + forward) / raw forward images/s.
+
+    The two are measured in alternation, ``rounds`` times each, and the best of each is kept: on a shared
+    2-core VM a neighbour's burst would otherwise decide the ratio.
+    """
     import torch
 
     from biobench_core.catalog import load_backbone
@@ -93,24 +97,26 @@ def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1
 
     task = _silhouettes(n_images)
     examples = list(task.examples("train"))[:n_images]
+    cpu = torch.device("cpu")
     rows = []
     speeds: dict[tuple[str, str], float] = {}
     for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
         for dtype in ("bf16", "fp32"):
-            backbone = prepare_backbone(load_backbone(backbone_id, "random"), torch.device("cpu"), dtype)
+            backbone = prepare_backbone(load_backbone(backbone_id, "random"), cpu, dtype)
             transform = backbone.make_img_transform()
             pixels = torch.stack([transform(task.load(ex)) for ex in examples])
-            raw = _raw_forward(backbone, pixels, batch_size, DTYPES[dtype])
-            extract(backbone, task, "train", examples[:batch_size * 2], device=torch.device("cpu"), dtype=dtype,
-                    batch_size=batch_size, workers=workers, progress=False)  # warm-up: workers, allocator
-            result = extract(backbone, task, "train", examples, device=torch.device("cpu"), dtype=dtype,
-                             batch_size=batch_size, workers=workers, progress=False)
-            e2e = result.images_per_second
+            extract(backbone, task, "train", examples[:batch_size * 2], device=cpu, dtype=dtype,
+                    batch_size=batch_size, workers=workers, progress=False)  # warm-up: workers, kernels, allocator
+            raw, e2e = 0.0, 0.0
+            for _ in range(rounds):
+                raw = max(raw, _raw_forward(backbone, pixels, batch_size, DTYPES[dtype]))
+                e2e = max(e2e, extract(backbone, task, "train", examples, device=cpu, dtype=dtype,
+                                       batch_size=batch_size, workers=workers, progress=False).images_per_second)
             speeds[(backbone_id, dtype)] = e2e
             rows.append({"figure": f"extraction efficiency {backbone_id} {dtype}: end-to-end / raw forward",
                          "value": e2e / raw, "target": ">= 0.85", "ok": e2e / raw >= 0.85,
-                         "detail": f"{e2e:.1f} vs {raw:.1f} img/s, {n_images} images, batch {batch_size}, "
-                                   f"{workers} worker(s)"})
+                         "detail": f"{e2e:.1f} vs {raw:.1f} img/s (best of {rounds} alternating runs), {n_images} "
+                                   f"images, batch {batch_size}, {workers} worker(s)"})
     for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
         bf16, fp32 = speeds[(backbone_id, "bf16")], speeds[(backbone_id, "fp32")]
         rows.append({"figure": f"CPU extraction {backbone_id}: bf16 / fp32 images/s", "value": bf16 / fp32,
@@ -118,19 +124,23 @@ def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1
     return rows
 
 
-def bench_cache(subset: int = 1000) -> list[dict[str, Any]]:
-    """Wall time of `biobench run --force` with features in the cache / the first run's (extraction + probe)."""
+def bench_cache(subset: int | None = None) -> list[dict[str, Any]]:
+    """Wall time of `biobench run --force` with features in the cache / the first run's (extraction + probe).
+
+    ``subset=None`` is the whole task (8,000 train + 2,000 test images).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         env = {"BIOBENCH_CACHE": str(Path(tmp) / "cache")}
         cmd = [sys.executable, "-m", "biobench_core.cli", "run", "--backbone", "effnet/lite0", "--task",
-               "animal-silhouettes", "--set", f"subset={subset}", "--dtype", "bf16", "--results",
-               str(Path(tmp) / "results"), "--quiet"]
+               "animal-silhouettes", "--dtype", "bf16", "--results", str(Path(tmp) / "results"), "--quiet"]
+        if subset is not None:
+            cmd += ["--set", f"subset={subset}"]
         first = _wall(cmd, env, repeat=1)
         again = _wall([*cmd, "--force"], env, repeat=1)
     return [{"figure": "repeated `run --force` (features cached, probe refitted) / first run", "value": again / first,
              "target": "<= 0.1", "ok": again / first <= 0.1,
-             "detail": f"{again:.1f} s vs {first:.1f} s; effnet/lite0 bf16, silhouettes subset={subset} "
-                       f"({subset} train + {(subset + 3) // 4} test)"}]
+             "detail": f"{again:.1f} s vs {first:.1f} s; effnet/lite0 bf16, animal-silhouettes "
+                       + (f"subset={subset}" if subset else "whole task (10,000 images)")}]
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
@@ -144,7 +154,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
 def run(quick: bool = False) -> list[dict[str, Any]]:
     rows = bench_listing(repeat=3 if quick else 5)
     rows += bench_extraction(n_images=128 if quick else 512)
-    rows += bench_cache(subset=200 if quick else 1000)
+    rows += bench_cache(subset=400 if quick else None)
     return rows
 
 

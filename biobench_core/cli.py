@@ -41,7 +41,7 @@ def _warn_collisions() -> None:
         print(f"warning: {collision.message}", file=sys.stderr)
 
 
-def _spec_rows(specs: Sequence[Any], kind: str) -> list[dict[str, Any]]:
+def _spec_rows(specs: Sequence[Any]) -> list[dict[str, Any]]:
     from biobench_core.plugins import get_registry
 
     registry = get_registry()
@@ -72,36 +72,24 @@ def _no_match(patterns: Sequence[str], kind: str) -> int:
     return EXIT_FAILURE
 
 
-def cmd_backbones(args: argparse.Namespace) -> int:
-    from biobench_core.catalog import list_backbones
+def _list(args: argparse.Namespace, kind: str) -> int:
+    from biobench_core.catalog import list_backbones, list_tasks
 
-    rows = _spec_rows(list_backbones(args.patterns), "backbone")
+    rows = _spec_rows((list_backbones if kind == "backbone" else list_tasks)(args.patterns))
     _warn_collisions()
     if args.patterns and not rows:
-        return _no_match(args.patterns, "backbone")
+        return _no_match(args.patterns, kind)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    _print_table([[r["id"], _opt(r["plugin"]), _opt(r["embed_dim"]), _opt(r["input_size"])] for r in rows],
-                 ["id", "plugin", "dim", "input"])
-    print(f"\n{len(rows)} backbone(s)", file=sys.stderr)
-    return 0
-
-
-def cmd_tasks(args: argparse.Namespace) -> int:
-    from biobench_core.catalog import list_tasks
-
-    rows = _spec_rows(list_tasks(args.patterns), "task")
-    _warn_collisions()
-    if args.patterns and not rows:
-        return _no_match(args.patterns, "task")
-    if args.json:
-        print(json.dumps(rows, indent=1))
-        return 0
-    _print_table([[r["id"], _opt(r["plugin"]), r["protocol"], r["metric"], "yes" if r["needs_data"] else "no",
-                   r["description"]] for r in rows],
-                 ["id", "plugin", "probe", "metric", "needs --data", "description"])
-    print(f"\n{len(rows)} task(s)", file=sys.stderr)
+    if kind == "backbone":
+        _print_table([[r["id"], _opt(r["plugin"]), _opt(r["embed_dim"]), _opt(r["input_size"])] for r in rows],
+                     ["id", "plugin", "dim", "input"])
+    else:
+        _print_table([[r["id"], _opt(r["plugin"]), r["protocol"], r["metric"], "yes" if r["needs_data"] else "no",
+                       r["description"]] for r in rows],
+                     ["id", "plugin", "probe", "metric", "needs --data", "description"])
+    print(f"\n{len(rows)} {kind}(s)", file=sys.stderr)
     return 0
 
 
@@ -284,8 +272,8 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "backbones": cmd_backbones,
-    "tasks": cmd_tasks,
+    "backbones": lambda args: _list(args, "backbone"),
+    "tasks": lambda args: _list(args, "task"),
     "plugins": cmd_plugins,
     "run": cmd_run,
     "validate": lambda args: _kit().validate_main(args.name, args.json),

@@ -77,6 +77,8 @@ class Task:
 
     needs_patches: bool = False
     data_version: str = "1"
+    #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
+    split_examples: dict[str, Sequence[Example]] | None = None
 
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
         self.spec = spec
@@ -94,7 +96,12 @@ class Task:
 
     def examples(self, split: str) -> Sequence[Example]:
         """The examples of ``split`` (``"train"`` or ``"test"``), in a stable order."""
-        raise NotImplementedError
+        if self.split_examples is None:
+            raise NotImplementedError(f"{type(self).__name__} must fill split_examples or override examples()")
+        try:
+            return self.split_examples[split]
+        except KeyError:
+            raise ValueError(f"unknown split {split!r}: expected one of {', '.join(self.split_examples)}") from None
 
     def load(self, example: Example) -> Image.Image | list[Image.Image]:
         """Decode one example: a PIL image, or a list of frames for a video clip."""

@@ -87,8 +87,6 @@ def test_pretrained_tag_config_follows_the_tag():
     assert not model_cfg.get("quick_gelu", False)
 
 
-@pytest.mark.skipif(os.environ.get("BIOBENCH_SLOW_TESTS", "") in ("", "0"),
-                    reason="RN50 takes ~10 s on 2 CPU cores; set BIOBENCH_SLOW_TESTS=1 to run it")
 def test_oracle_modified_resnet_spatial_patches(tmp_path):
     torch.manual_seed(0)
     model = open_clip.create_model("RN50", pretrained_text=False).eval()

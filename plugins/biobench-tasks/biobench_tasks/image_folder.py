@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -149,19 +148,13 @@ class ImageFolderTask(Task):
                 raise TaskDataError(f"{where}: class '{label}' has test images ({example_id}) but no train images")
         self._classes = sorted(train_classes)
         index = {name: i for i, name in enumerate(self._classes)}
-        self._examples: dict[str, tuple[Example, ...]] = {
+        self.split_examples = {
             split: tuple(Example(id=example_id, label=index[label], group=group, source=str(path))
                          for example_id, label, s, group, path, _ in rows if s == split)
             for split in SPLITS
         }
 
     # -- the Task contract -----------------------------------------------------------------------------------
-
-    def examples(self, split: str) -> Sequence[Example]:
-        try:
-            return self._examples[split]
-        except KeyError:
-            raise ValueError(f"unknown split {split!r}: expected 'train' or 'test'") from None
 
     def load(self, example: Example) -> Image.Image:
         return load_rgb(example.source if example.source is not None else self.root / example.id)

@@ -13,7 +13,6 @@ import importlib.metadata
 import importlib.util
 import math
 import pickle
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,16 +140,10 @@ class AnimalSilhouettes(Task):
         else:
             train_idx = take_stratified(train, stratified_counts(subset, len(CLASS_NAMES)))
             test_idx = take_stratified(test, stratified_counts(math.ceil(subset / 4), len(CLASS_NAMES)))
-        self._examples = {
+        self.split_examples = {
             "train": tuple(Example(id=f"silhouette-{i:05d}", label=int(labels[i])) for i in train_idx),
             "test": tuple(Example(id=f"silhouette-{i:05d}", label=int(labels[i])) for i in test_idx),
         }
-
-    def examples(self, split: str) -> Sequence[Example]:
-        try:
-            return self._examples[split]
-        except KeyError:
-            raise ValueError(f"unknown split {split!r}: expected 'train' or 'test'") from None
 
     def load(self, example: Example) -> Image.Image:
         from PIL import Image

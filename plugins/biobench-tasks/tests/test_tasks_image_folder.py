@@ -142,7 +142,7 @@ def test_no_train_images(tmp_path):
 
 
 def test_no_test_images_csv(tmp_path):
-    root = csv_dataset(tmp_path / "d", [f"a.png,ant,train"])
+    root = csv_dataset(tmp_path / "d", ["a.png,ant,train"])
     png(root / "a.png")
     data_error(tmp_path, root, str(root / "labels.csv"), "no test images")
 
