@@ -50,7 +50,7 @@ def main() -> int:
         "## Core: listing, extraction, cache, dtype\n\n" + bench_core.to_markdown(core) + "\n\n"
         "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
         "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
-        "a CUDA GPU and skips cleanly without one.\n"
+        "a CUDA GPU and skips cleanly without one; the last measurement on an H200 is in RESULTS-gpu.md.\n"
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")

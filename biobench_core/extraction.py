@@ -80,7 +80,11 @@ class _Decoded(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
         example = self.examples[index]
         name = example.source or example.id
+        in_main_process = torch.utils.data.get_worker_info() is None
+        threads = torch.get_num_threads()
         try:
+            if in_main_process and threads > 1:
+                torch.set_num_threads(1)  # per-image tensor ops are tiny: threads only add overhead here
             loaded = self.task.load(example)
             frames = loaded if isinstance(loaded, list) else [loaded]
             if not frames:
@@ -91,6 +95,9 @@ class _Decoded(torch.utils.data.Dataset):
             if self.on_bad_image == "fail":
                 raise TaskDataError(message) from exc
             return index, None, message
+        finally:
+            if in_main_process and threads > 1:
+                torch.set_num_threads(threads)
         return index, pixels, None
 
 
