@@ -71,6 +71,24 @@ class FeatureCache:
             return None  # cannot happen for a well-formed entry; treat as a miss rather than trust it
         return SplitFeatures([by_id[i] for i in kept_ids], features, patches), meta
 
+    def recall(self, memo_key: str) -> dict[str, Any] | None:
+        """A small record stored by :meth:`remember` (e.g. a backbone's weights id and transform), or ``None``."""
+        try:
+            return json.loads((self.root / "memo" / f"{memo_key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def remember(self, memo_key: str, record: dict[str, Any]) -> None:
+        """Store ``record`` under ``memo_key``, atomically; a failure only costs a rebuild next time."""
+        folder = self.root / "memo"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{memo_key}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, folder / f"{memo_key}.json")
+        except OSError:
+            pass
+
     def put(self, key: str, split: SplitFeatures, meta: dict[str, Any]) -> Path:
         """Write an entry atomically; raises :class:`CacheWriteError` (leaving nothing behind) on failure."""
         final = self.path(key)

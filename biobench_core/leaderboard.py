@@ -212,7 +212,7 @@ def render(board: Leaderboard, fmt: str) -> str:
         return out.getvalue()
     headers, rows = _grid(board)
     if not rows:
-        return "no results yet: run 'biobench run' first\n"
+        return "no results to show: run 'biobench run' first (--limit runs are hidden unless --all)\n"
     notes = "".join(f"\nnote: {n}" for n in board.notes)
     caption = ("\nscore [95% bootstrap CI] per task; benchmark mean = mean over tasks, CI resamples every task\n"
                "* best in its column; = not significantly below the best (paired bootstrap of the difference, 95%)\n")

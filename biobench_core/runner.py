@@ -8,6 +8,7 @@ backbone returning NaN, a broken plugin) is reported and the others still run.
 from __future__ import annotations
 
 import dataclasses
+import os
 import resource
 import socket
 import sys
@@ -23,6 +24,7 @@ from biobench_core.catalog import load_backbone, load_task, resolve_backbone, re
 from biobench_core.errors import one_line
 from biobench_core.plugins import get_registry
 from biobench_core.report_model import bootstrap_interval, get_git_hash
+from biobench_core.specs import BackboneSpec
 from biobench_core.store import ExperimentKey, ExperimentRecord, ResultsStore
 from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataError
 
@@ -119,19 +121,13 @@ def run_matrix(
                     pending.append((task, key, name))
             if not pending:
                 continue
-            try:
-                backbone, device = _load(spec.id, weights, options)
-            except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
-                for _, _, name in pending:
-                    summary.failed.append(f"{name}: {one_line(exc)}")
-                    log(f"FAIL  {name}: {one_line(exc)}")
-                continue
+            backbone = _LazyBackbone(spec, weights, options)
             for task, key, name in pending:
                 try:
-                    record = _run_one(backbone, device, task, key, cache, options)
+                    record = _run_one(backbone, task, key, cache, options)
                 except (KeyboardInterrupt, SystemExit):
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
                     summary.failed.append(f"{name}: {one_line(exc)}")
                     log(f"FAIL  {name}: {one_line(exc)}")
                     continue
@@ -149,12 +145,42 @@ def _settings_key(task: Task, options: RunOptions) -> str:
     return key + (f",limit={options.limit}" if options.limit is not None else "")
 
 
-def _load(backbone_id: str, weights: str | None, options: RunOptions) -> tuple[Any, Any]:
-    from biobench_core.extraction import pick_device, prepare_backbone
+class _LazyBackbone:
+    """A backbone built on first use, so a run whose features are all cached never loads the model.
 
-    device = pick_device(options.device)
-    backbone = load_backbone(backbone_id, None if weights_label(weights) == PRETRAINED else weights)
-    return prepare_backbone(backbone, device, options.dtype), device
+    Its ``memo_key`` names what determines the weights and the transform without building anything: the id,
+    the weights argument (with the file's size and mtime when it is a file), the plugin's version and the dtype.
+    The cache remembers, under that key, the ``weights_id`` and transform of the last build.
+    """
+
+    def __init__(self, spec: BackboneSpec, weights: str | None, options: RunOptions) -> None:
+        from biobench_core.extraction import pick_device
+
+        self.spec, self.options = spec, options
+        self.weights = None if weights_label(weights) == PRETRAINED else weights
+        self.device = pick_device(options.device)
+        self._built: Any = None
+        owner = get_registry().owner_of(spec.id) or get_registry().plugin_for_namespace(spec.namespace)
+        stamp = None
+        if self.weights is not None and os.path.isfile(self.weights):
+            st = os.stat(self.weights)
+            stamp = [os.path.abspath(self.weights), st.st_size, st.st_mtime_ns]
+        self.memo_key = feature_key(kind="backbone-memo", backbone=spec.id, weights=weights_label(weights),
+                                    file=stamp, plugin=[owner.name, owner.version] if owner else None,
+                                    dtype=options.dtype)
+
+    def get(self) -> Any:
+        from biobench_core.extraction import prepare_backbone
+
+        if self._built is None:
+            backbone = load_backbone(self.spec.id, self.weights)
+            self._built = prepare_backbone(backbone, self.device, self.options.dtype)
+        return self._built
+
+    def identity(self) -> dict[str, str]:
+        """What the feature cache keys on: exact weights and transform (builds the backbone)."""
+        backbone = self.get()
+        return {"weights_id": backbone.weights_id, "transform": repr(backbone.make_img_transform())}
 
 
 def _limited(examples: list[Example], limit: int | None) -> list[Example]:
@@ -165,23 +191,32 @@ def _limited(examples: list[Example], limit: int | None) -> list[Example]:
     return [examples[int(i * step)] for i in range(limit)]
 
 
-def _features(backbone: Any, device: Any, task: Task, split: str, cache: FeatureCache | None,
+def _features(backbone: _LazyBackbone, task: Task, split: str, cache: FeatureCache | None,
               options: RunOptions) -> tuple[SplitFeatures, dict[str, Any]]:
     from biobench_core.extraction import extract
 
     examples = _limited(list(task.examples(split)), options.limit)
-    key = feature_key(
-        backbone=backbone.backbone_id, weights=backbone.weights_id, transform=repr(backbone.make_img_transform()),
-        dtype=options.dtype, patches=task.needs_patches, manifest=task.manifest(split, examples),
-    )
-    if cache is not None and (hit := cache.get(key, examples)) is not None:
-        split_features, meta = hit
-        if meta.get("skipped") and options.on_bad_image == "fail":
-            raise TaskDataError(meta["skipped"][0])  # the cached run skipped it; this run asked to fail on it
-        return split_features, {**meta, "cache": "hit", "key": key}
-    result = extract(backbone, task, split, examples, device=device, dtype=options.dtype, batch_size=options.batch_size,
-                     workers=options.workers, need_patches=task.needs_patches, on_bad_image=options.on_bad_image,
-                     progress=options.progress)
+    manifest = task.manifest(split, examples)
+
+    def key_for(identity: dict[str, str]) -> str:
+        return feature_key(backbone=backbone.spec.id, weights=identity["weights_id"],
+                           transform=identity["transform"], dtype=options.dtype, patches=task.needs_patches,
+                           manifest=manifest)
+
+    if cache is not None:
+        remembered = cache.recall(backbone.memo_key)
+        if remembered is not None and (hit := cache.get(key_for(remembered), examples)) is not None:
+            split_features, meta = hit
+            if meta.get("skipped") and options.on_bad_image == "fail":
+                raise TaskDataError(meta["skipped"][0])  # the cached run skipped it; this run asked to fail on it
+            return split_features, {**meta, "cache": "hit"}
+    identity = backbone.identity()
+    key = key_for(identity)
+    if cache is not None:
+        cache.remember(backbone.memo_key, identity)
+    result = extract(backbone.get(), task, split, examples, device=backbone.device, dtype=options.dtype,
+                     batch_size=options.batch_size, workers=options.workers, need_patches=task.needs_patches,
+                     on_bad_image=options.on_bad_image, progress=options.progress)
     meta = {"images_per_second": result.images_per_second, "seconds": result.seconds, "skipped": result.skipped,
             "n_images": result.n_images}
     if cache is not None:
@@ -189,19 +224,20 @@ def _features(backbone: Any, device: Any, task: Task, split: str, cache: Feature
             cache.put(key, result.split, meta)
         except CacheWriteError as exc:
             warnings.warn(f"{exc}; continuing without caching these features", stacklevel=2)
-    return result.split, {**meta, "cache": "miss", "key": key}
+    return result.split, {**meta, "cache": "miss"}
 
 
-def _run_one(backbone: Any, device: Any, task: Task, key: ExperimentKey, cache: FeatureCache | None,
+def _run_one(backbone: _LazyBackbone, task: Task, key: ExperimentKey, cache: FeatureCache | None,
              options: RunOptions) -> ExperimentRecord:
     import torch
 
+    device = backbone.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     splits: dict[str, SplitFeatures] = {}
     metas: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
-        splits[split], metas[split] = _features(backbone, device, task, split, cache, options)
+        splits[split], metas[split] = _features(backbone, task, split, cache, options)
     extracted = [m for m in metas.values() if m.get("n_images")]
     n_images = sum(m["n_images"] for m in extracted)
     seconds = sum(m["seconds"] for m in extracted)

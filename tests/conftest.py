@@ -14,8 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _offline_and_fresh_registry(monkeypatch):
+def _offline_and_fresh_registry(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Never touch the user's feature cache; tests that care about the cache set their own.
+    monkeypatch.setenv("BIOBENCH_CACHE", str(tmp_path_factory.mktemp("feature-cache")))
     reset_registry()
     yield
     reset_registry()

@@ -41,6 +41,9 @@ from biobench_core import EncodedImgBatch, VisionBackbone
 class TinyConvNet(VisionBackbone):
     def __init__(self, spec, weights=None):
         super().__init__()
+        if os.environ.get("TINY_BUILD_LOG"):
+            with open(os.environ["TINY_BUILD_LOG"], "a") as log:
+                log.write(spec.id + "\\n")
         torch.manual_seed(0)
         self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU())
         self.weights_id = "seed0"
@@ -140,7 +143,9 @@ def _rows(results: Path) -> list[tuple]:
                           "LEFT JOIN predictions p ON p.experiment_id = e.id GROUP BY e.id ORDER BY e.id").fetchall()
 
 
-def test_run_skip_force_and_report(env, run_cli):
+def test_run_skip_force_and_report(env, run_cli, tmp_path, monkeypatch):
+    builds = tmp_path / "builds.log"
+    monkeypatch.setenv("TINY_BUILD_LOG", str(builds))
     first = _run(run_cli, env)
     assert first.returncode == 0, first.stderr
     assert "done  tiny/convnet [pretrained] on tasks/image-folder" in first.stderr
@@ -155,6 +160,7 @@ def test_run_skip_force_and_report(env, run_cli):
     assert forced.returncode == 0, forced.stderr
     [(_, _, _, cache, n_preds)] = _rows(env["results"])
     assert (cache, n_preds) == ("train:hit,test:hit", 15)  # features came from the cache, the probe was refitted
+    assert builds.read_text().splitlines() == ["tiny/convnet"]  # and the backbone was not even built again
 
     report = _report_json(run_cli, env)
     [result] = report["results"]
@@ -322,5 +328,6 @@ def test_cache_write_failure_keeps_result_and_leaves_no_entry(env, tmp_path):
     warning = [line for line in proc.stderr.splitlines() if "cannot write feature cache entry" in line]
     assert len(warning) == 2 and all("no partial entry was kept" in line for line in warning)  # train and test
     cache = Path(env["env"]["BIOBENCH_CACHE"])
-    assert [p for p in cache.rglob("*") if p.is_file()] == []  # no entry, no temporary leftovers
+    features = [p for p in cache.rglob("*") if p.is_file() and p.parent.name != "memo"]
+    assert features == []  # no feature entry and no temporary leftovers (only the backbone memo was written)
     assert [r[1] for r in _rows(results)] == ["tiny/wide"]
