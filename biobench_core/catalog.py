@@ -129,7 +129,7 @@ def import_factory(spec: BackboneSpec | TaskSpec) -> Any:
         for part in attr.split("."):
             target = getattr(target, part)
     except Exception as exc:
-        owner = get_registry().owner_of(spec.id) or get_registry().plugin_for_namespace(spec.namespace)
+        owner = get_registry().owner_of(spec.id)
         who = owner.describe() if owner is not None else f"namespace '{spec.namespace}'"
         raise PluginError(f"{who}: cannot import factory {spec.factory!r} for {spec.id}: "
                           f"{type(exc).__name__}: {exc}") from exc

@@ -287,7 +287,9 @@ class Registry:
         return None
 
     def owner_of(self, spec_id: str) -> PluginRecord | None:
-        return self.backbones.owner.get(spec_id) or self.tasks.owner.get(spec_id)
+        """The plugin that listed ``spec_id``, else the plugin of its namespace (ids built by a resolver)."""
+        owner = self.backbones.owner.get(spec_id) or self.tasks.owner.get(spec_id)
+        return owner or self.plugin_for_namespace(spec_id.partition("/")[0])
 
     def call_resolver(self, backbone_id: str, record: PluginRecord) -> BackboneSpec | None:
         """Ask ``record``'s plugin to build a spec for an unlisted id in its namespace."""

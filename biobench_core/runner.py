@@ -67,7 +67,7 @@ def _versions(backbone_id: str, task_id: str) -> dict[str, str]:
     registry = get_registry()
     versions = {"biobench-core": biobench_core.__version__}
     for item in (backbone_id, task_id):
-        owner = registry.owner_of(item) or registry.plugin_for_namespace(item.partition("/")[0])
+        owner = registry.owner_of(item)
         if owner is not None:
             versions[owner.name] = owner.version
     torch = sys.modules.get("torch")
@@ -160,7 +160,8 @@ class _LazyBackbone:
         self.weights = None if weights_label(weights) == PRETRAINED else weights
         self.device = pick_device(options.device)
         self._built: Any = None
-        owner = get_registry().owner_of(spec.id) or get_registry().plugin_for_namespace(spec.namespace)
+        self._identity: dict[str, str] | None = None
+        owner = get_registry().owner_of(spec.id)
         stamp = None
         if self.weights is not None and os.path.isfile(self.weights):
             st = os.stat(self.weights)
@@ -178,9 +179,11 @@ class _LazyBackbone:
         return self._built
 
     def identity(self) -> dict[str, str]:
-        """What the feature cache keys on: exact weights and transform (builds the backbone)."""
-        backbone = self.get()
-        return {"weights_id": backbone.weights_id, "transform": repr(backbone.make_img_transform())}
+        """What the feature cache keys on: exact weights and transform (builds the backbone on first call)."""
+        if self._identity is None:
+            backbone = self.get()
+            self._identity = {"weights_id": backbone.weights_id, "transform": repr(backbone.make_img_transform())}
+        return self._identity
 
 
 def _limited(examples: list[Example], limit: int | None) -> list[Example]:
