@@ -1,10 +1,14 @@
 """Content-addressed feature cache: re-probing costs seconds, and a changed input never returns stale features.
 
-An entry's key hashes everything that determines the features: backbone id, weights identity (tag, file hash
-or random seed), the transform, dtype, whether patches were kept, and the split's data manifest (example ids,
-labels, each file's size and mtime). An entry is a folder of ``.npy`` arrays, read back memory-mapped, plus
-``meta.json``; it is written to a temporary folder and renamed into place, so a crash or a full disk never
-leaves a half-written entry behind.
+An entry's key hashes everything that determines the features (see :mod:`biobench_core.feature_source` and
+:mod:`biobench_core.identity`): backbone id, weights identity, the transform's stable description, dtype,
+whether patches were kept, the split's data manifest, and the identity of the code involved (the backbone's and
+the task's plugin distributions, their versions and code fingerprints, and their libraries' versions).
+
+An entry is a folder of ``.npy`` arrays, read back memory-mapped, plus ``meta.json`` that repeats the entry's
+key (checked on every read); it is written to a temporary folder and renamed into place, so a crash or a full
+disk never leaves a half-written entry behind. Writing over an existing entry replaces it atomically; an entry
+that cannot be read back (truncated, corrupt) is counted in ``n_corrupt`` and replaced by the next write.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from biobench_core.tasks import Example, SplitFeatures
 __all__ = ["FeatureCache", "default_cache_dir", "feature_key", "CACHE_ENV", "CacheWriteError"]
 
 CACHE_ENV = "BIOBENCH_CACHE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CacheWriteError(OSError):
@@ -52,6 +56,8 @@ class FeatureCache:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.n_corrupt = 0  # entries found unreadable by get() in this process
+        self.write_failed = False  # set by callers after a failed put(), so they warn once
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -59,16 +65,22 @@ class FeatureCache:
     def get(self, key: str, examples: list[Example]) -> tuple[SplitFeatures, dict[str, Any]] | None:
         """The cached features of ``examples`` (the split's full example list), or ``None`` on a miss."""
         entry = self.path(key)
+        if not entry.is_dir():
+            return None
+        by_id = {ex.id: ex for ex in examples}
         try:
             meta = json.loads((entry / "meta.json").read_text())
             features = np.load(entry / "features.npy", mmap_mode="r")
             patches = np.load(entry / "patches.npy", mmap_mode="r") if meta.get("has_patches") else None
-        except (OSError, ValueError):
+            kept_ids = meta["kept_ids"]
+            well_formed = (meta.get("key") == key and features.ndim == 2 and len(kept_ids) == features.shape[0]
+                           and (patches is None or patches.shape[0] == features.shape[0])
+                           and all(i in by_id for i in kept_ids))
+        except (OSError, ValueError, KeyError, TypeError):
+            well_formed = False
+        if not well_formed:
+            self.n_corrupt += 1  # never trusted; the caller re-extracts and put() replaces it
             return None
-        by_id = {ex.id: ex for ex in examples}
-        kept_ids = meta["kept_ids"]
-        if len(kept_ids) != features.shape[0] or any(i not in by_id for i in kept_ids):
-            return None  # cannot happen for a well-formed entry; treat as a miss rather than trust it
         return SplitFeatures([by_id[i] for i in kept_ids], features, patches), meta
 
     def recall(self, memo_key: str) -> dict[str, Any] | None:
@@ -92,28 +104,47 @@ class FeatureCache:
     def put(self, key: str, split: SplitFeatures, meta: dict[str, Any]) -> Path:
         """Write an entry atomically; raises :class:`CacheWriteError` (leaving nothing behind) on failure."""
         final = self.path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
+        tmp: Path | None = None
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
             _save(tmp / "features.npy", split.features)
             if split.patches is not None:
                 _save(tmp / "patches.npy", split.patches)
-            full_meta = {**meta, "kept_ids": [ex.id for ex in split.examples], "has_patches": split.patches is not None}
+            full_meta = {**meta, "key": key, "kept_ids": [ex.id for ex in split.examples],
+                         "has_patches": split.patches is not None}
             with open(tmp / "meta.json", "w") as fh:
                 json.dump(full_meta, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not (final / "meta.json").exists():  # another process did not win the race: a real failure
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
+            _replace_dir(tmp, final)
         except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             raise CacheWriteError(f"cannot write feature cache entry {final}: {exc.strerror or exc}; "
                                   "no partial entry was kept") from exc
         return final
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Move the folder ``new`` to ``final``; an existing ``final`` is replaced, never kept or merged.
+
+    ``rename`` onto a non-empty folder fails, so the old entry is first renamed aside (readers in between see a
+    miss, never a mix of old and new files) and deleted afterwards.
+    """
+    try:
+        os.rename(new, final)
+        return
+    except OSError:
+        if not final.exists():
+            raise
+    aside = final.with_name(f".{final.name}.old-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        os.rename(final, aside)
+    except FileNotFoundError:
+        pass  # another writer moved it first
+    os.rename(new, final)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -1,9 +1,17 @@
 """The results store: SQLite (WAL) at ``<results>/biobench.sqlite``.
 
-One ``experiments`` row per (backbone, weights, task, settings) with its provenance and cost, one
+One ``experiments`` row per (backbone, weights, task, settings, data) with its provenance and cost, one
 ``predictions`` row per scored example. An experiment and its predictions are written in one transaction, so
 an interrupted run (Ctrl-C or ``kill -9``) leaves either the whole experiment or nothing, and the next run does
 only what is missing.
+
+A result knows what it came from: ``weights`` holds the weights' content identity for a local file, ``data`` a
+hash of the train and test manifests (example ids, labels, each file's size and mtime), and ``settings`` every
+setting that changes the result. A rerun on changed data, weights or settings is a different experiment.
+
+Schema versions: 1 (biobench 0.1: no data identity; its results open with a note and are never mixed with new
+ones) and 2 (this one). Opening a version-1 store for writing upgrades it in place; reading never writes, and a
+store from a newer biobench is refused.
 """
 
 from __future__ import annotations
@@ -11,22 +19,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultsStore", "ExperimentKey", "ExperimentRecord", "DB_NAME"]
+__all__ = ["ResultsStore", "ExperimentKey", "ExperimentRecord", "DB_NAME", "StoreError", "SCHEMA_VERSION"]
 
 DB_NAME = "biobench.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_S = 120
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiments (
+_EXPERIMENT_COLUMNS = """
     id INTEGER PRIMARY KEY,
     backbone TEXT NOT NULL,
     weights TEXT NOT NULL,
     task TEXT NOT NULL,
     settings TEXT NOT NULL,
+    data TEXT,
     comparable INTEGER NOT NULL,
     score REAL NOT NULL,
     n_examples INTEGER NOT NULL,
@@ -45,8 +55,17 @@ CREATE TABLE IF NOT EXISTS experiments (
     fit_seconds REAL,
     peak_memory_mb REAL,
     feature_cache TEXT,
-    UNIQUE (backbone, weights, task, settings)
-);
+    metric TEXT NOT NULL DEFAULT 'accuracy',
+    column_settings TEXT NOT NULL DEFAULT '{}',
+    train_manifest TEXT,
+    test_manifest TEXT,
+    weights_id TEXT,
+    identity TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (backbone, weights, task, settings, data)
+"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS experiments ({_EXPERIMENT_COLUMNS});
 CREATE TABLE IF NOT EXISTS predictions (
     experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
     example_id TEXT NOT NULL,
@@ -56,20 +75,37 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 """
 
+_V1_COLUMNS = ("id, backbone, weights, task, settings, comparable, score, n_examples, n_skipped, splits, probe, argv,"
+               " git_commit, versions, hostname, device, dtype, posix_time, images_per_second, extract_seconds,"
+               " fit_seconds, peak_memory_mb, feature_cache")
+
+
+class StoreError(RuntimeError):
+    """The results store cannot be used; the message names the file and says what to do."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentKey:
-    """What makes two experiments the same: re-running one is skipped unless forced."""
+    """What makes two experiments the same: re-running one is skipped unless forced.
+
+    ``weights`` is the weights as given, with a local file's content hash; ``data`` a hash of the train and test
+    manifests (``None`` for results from a version-1 store, which recorded no data identity).
+    """
 
     backbone: str
     weights: str
     task: str
     settings: str
+    data: str | None = None
 
 
 @dataclasses.dataclass
 class ExperimentRecord:
-    """A finished experiment as stored; ``examples`` are ``(example_id, score, info)``."""
+    """A finished experiment as stored; ``examples`` are ``(example_id, score, info)``.
+
+    ``info`` holds ``label`` and ``pred`` (``y_true`` and ``y_pred``; ``pred`` is -1 for a test example the
+    backbone could not score, which counts as wrong). ``score`` is the task's ``metric`` over them.
+    """
 
     key: ExperimentKey
     comparable: bool
@@ -90,23 +126,122 @@ class ExperimentRecord:
     fit_seconds: float | None = None
     peak_memory_mb: float | None = None
     feature_cache: str | None = None
+    metric: str = "accuracy"
+    column_settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    train_manifest: str | None = None
+    test_manifest: str | None = None
+    weights_id: str | None = None
+    identity: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def data_checked(self) -> bool:
+        """Whether this result knows the data it came from (false for version-1 stores)."""
+        return self.key.data is not None
+
+
+def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        advice = "another process held it too long; rerun (finished results are kept)"
+    elif "not a database" in text or "malformed" in text:
+        advice = "the file is damaged or not a biobench store: move it aside and rerun, or point --results elsewhere"
+    elif "unable to open" in text or "readonly" in text or "read-only" in text:
+        advice = "check that the folder exists and is writable, or pass --results DIR"
+    elif "disk I/O" in text or "full" in text:
+        advice = "check the disk (free space, permissions, a network file system without locking)"
+    else:
+        advice = "see BIOBENCH_DEBUG=1 for details"
+    return StoreError(f"results store {path}: {text}; {advice}")
 
 
 class ResultsStore:
-    """Read and write experiments under a results folder."""
+    """Read and write experiments under a results folder.
 
-    def __init__(self, results_dir: str | Path, *, create: bool = True) -> None:
+    ``readonly=True`` (what ``report`` uses) opens the file without writing anything: no journal-mode switch,
+    no table creation, no upgrade, so it works on a read-only disk.
+    """
+
+    def __init__(self, results_dir: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.dir = Path(results_dir)
         self.path = self.dir / DB_NAME
-        if not create and not self.path.exists():
+        self.readonly = readonly
+        if self.dir.exists() and not self.dir.is_dir():
+            raise StoreError(f"results folder {self.dir} is a file, not a folder: pass --results DIR")
+        if (readonly or not create) and not self.path.exists():
             raise FileNotFoundError(f"no results at {self.path}: run 'biobench run' first or pass --results DIR")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                self._check_version(self._user_version())
+            else:
+                try:
+                    self.dir.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create results folder {self.dir}: {exc.strerror or exc}; "
+                                     "pass --results DIR") from exc
+                self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                self._open_for_writing()
+            problem = self.integrity_problem()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
+        if problem is not None:
+            self.db.close()
+            raise StoreError(f"results store {self.path} fails SQLite's integrity check ({problem}): move it aside "
+                             "and rerun; its results cannot be trusted")
+
+    # -- opening ------------------------------------------------------------------------------------------------
+
+    def _user_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            from biobench_core import __version__
+
+            raise StoreError(f"results store {self.path} has schema version {version}, written by a newer biobench; "
+                             f"this biobench {__version__} reads versions up to {SCHEMA_VERSION}: upgrade biobench")
+
+    def _open_for_writing(self) -> None:
+        """WAL, tables and upgrades, safe when several processes open a new store at once."""
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:  # switching a fresh file to WAL takes an exclusive lock that busy_timeout does not wait for
+            try:
+                mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        del mode  # a file system without WAL support keeps its journal mode; SQLite still works
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._user_version()
+            self._check_version(version)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "experiments" in tables and version < SCHEMA_VERSION:
+                self._upgrade_from_v1()
+            else:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            if version != SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _upgrade_from_v1(self) -> None:
+        """Version 1 keyed results on (backbone, weights, task, settings) without data: rebuild the table."""
+        self.db.execute("PRAGMA foreign_keys=OFF")
+        self.db.execute("ALTER TABLE experiments RENAME TO experiments_v1")
+        self.db.execute(f"CREATE TABLE experiments ({_EXPERIMENT_COLUMNS})")
+        self.db.execute(f"INSERT INTO experiments ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM experiments_v1")
+        self.db.execute("DROP TABLE experiments_v1")
 
     def close(self) -> None:
         self.db.close()
@@ -117,30 +252,53 @@ class ResultsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- reading and writing ----------------------------------------------------------------------------------
+
+    def integrity_problem(self) -> str | None:
+        """``None`` when SQLite's quick integrity check passes, else what it found (first line)."""
+        try:
+            rows = self.db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        found = [r[0] for r in rows if r[0] != "ok"]
+        return found[0] if found else None
+
     def has(self, key: ExperimentKey) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=?",
-            dataclasses.astuple(key),
-        ).fetchone()
+        try:
+            row = self.db.execute(
+                "SELECT 1 FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=? AND data IS ?",
+                dataclasses.astuple(key),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
         return row is not None
 
     def save(self, record: ExperimentRecord) -> int:
         """Insert ``record`` (replacing an earlier one with the same key) in a single transaction."""
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only")
         k = record.key
-        self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("DELETE FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=?",
-                            dataclasses.astuple(k))
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
+        try:
+            self.db.execute(
+                "DELETE FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=? AND data IS ?",
+                dataclasses.astuple(k))
             cur = self.db.execute(
-                "INSERT INTO experiments (backbone, weights, task, settings, comparable, score, n_examples, n_skipped,"
-                " splits, probe, argv, git_commit, versions, hostname, device, dtype, posix_time, images_per_second,"
-                " extract_seconds, fit_seconds, peak_memory_mb, feature_cache)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (k.backbone, k.weights, k.task, k.settings, int(record.comparable), record.score,
+                "INSERT INTO experiments (backbone, weights, task, settings, data, comparable, score, n_examples,"
+                " n_skipped, splits, probe, argv, git_commit, versions, hostname, device, dtype, posix_time,"
+                " images_per_second, extract_seconds, fit_seconds, peak_memory_mb, feature_cache, metric,"
+                " column_settings, train_manifest, test_manifest, weights_id, identity)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (k.backbone, k.weights, k.task, k.settings, k.data, int(record.comparable), record.score,
                  len(record.examples), record.n_skipped, json.dumps(record.splits), json.dumps(record.probe),
                  json.dumps(record.argv), record.git_commit, json.dumps(record.versions), record.hostname,
                  record.device, record.dtype, record.posix_time, record.images_per_second, record.extract_seconds,
-                 record.fit_seconds, record.peak_memory_mb, record.feature_cache),
+                 record.fit_seconds, record.peak_memory_mb, record.feature_cache, record.metric,
+                 json.dumps(record.column_settings, sort_keys=True), record.train_manifest, record.test_manifest,
+                 record.weights_id, json.dumps(record.identity, sort_keys=True)),
             )
             experiment_id = int(cur.lastrowid)
             self.db.executemany(
@@ -148,8 +306,10 @@ class ResultsStore:
                 ((experiment_id, ex_id, float(score), json.dumps(info)) for ex_id, score, info in record.examples),
             )
             self.db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _sqlite_error(self.path, exc) from exc
             raise
         return experiment_id
 
@@ -165,7 +325,7 @@ class ResultsStore:
                     (row["id"],),
                 ).fetchall()
                 yield ExperimentRecord(
-                    key=ExperimentKey(row["backbone"], row["weights"], row["task"], row["settings"]),
+                    key=ExperimentKey(row["backbone"], row["weights"], row["task"], row["settings"], row["data"]),
                     comparable=bool(row["comparable"]),
                     score=row["score"],
                     examples=[(p["example_id"], p["score"], json.loads(p["info"])) for p in preds],
@@ -184,6 +344,14 @@ class ResultsStore:
                     fit_seconds=row["fit_seconds"],
                     peak_memory_mb=row["peak_memory_mb"],
                     feature_cache=row["feature_cache"],
+                    metric=row["metric"],
+                    column_settings=json.loads(row["column_settings"]),
+                    train_manifest=row["train_manifest"],
+                    test_manifest=row["test_manifest"],
+                    weights_id=row["weights_id"],
+                    identity=json.loads(row["identity"]),
                 )
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
         finally:
             self.db.row_factory = None

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from biobench_core.plugins import reset_registry
@@ -54,3 +55,49 @@ def run_cli():
 def cli_json():
     """``cli_json(*args, ...)``: ``biobench ARGS --json`` in a subprocess, parsed."""
     return _cli_json
+
+
+def _in_process(*args: str) -> subprocess.CompletedProcess:
+    """``biobench ARGS`` in this interpreter (torch is imported once for the whole session), output captured."""
+    import contextlib
+    import io
+
+    from biobench_core.cli import main
+
+    reset_registry()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    reset_registry()
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def in_process():
+    """``in_process(*args)``: ``biobench ARGS`` run in this interpreter, returning a ``CompletedProcess``."""
+    return _in_process
+
+
+COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+
+def _make_image_folder(root: Path, n_train: int = 8, n_test: int = 5, seed: int = 0,
+                       colours: dict[str, tuple[int, int, int]] | None = None) -> Path:
+    """An ``image-folder`` dataset (``train/<class>/*.png``, ``test/<class>/*.png``) whose class is its colour."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for name, colour in (colours or COLOURS).items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (24, 24, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{name}{i}.png")
+    return root
+
+
+@pytest.fixture
+def make_image_folder():
+    """``make_image_folder(root, n_train=8, n_test=5, seed=0, colours=None)``: write a colour image-folder task."""
+    return _make_image_folder
