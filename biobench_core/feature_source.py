@@ -122,12 +122,14 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
     task_code = code_identity(task.spec)
     found: dict[str, tuple[SplitFeatures, dict[str, Any]]] = {}
     identity: dict[str, Any] | None = None
+    looked_up: set[str] = set()  # keys already read (a corrupt entry is counted once)
     if cache is not None:
         remembered = cache.recall(backbone.memo_key)
         if remembered is not None and remembered.get("transform") is not None:
             for split in SPLITS:
-                hit = cache.get(feature_key_for(backbone, remembered, task, task_code, inputs[split].manifest),
-                                inputs[split].examples)
+                key = feature_key_for(backbone, remembered, task, task_code, inputs[split].manifest)
+                looked_up.add(key)
+                hit = cache.get(key, inputs[split].examples)
                 if hit is not None:
                     found[split] = hit
             if len(found) == len(SPLITS):
@@ -150,7 +152,7 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
         key = None if identity["transform"] is None else feature_key_for(backbone, identity, task, task_code,
                                                                          inputs[split].manifest)
         hit = found.get(split)
-        if hit is None and cache is not None and key is not None:
+        if hit is None and cache is not None and key is not None and key not in looked_up:
             hit = cache.get(key, inputs[split].examples)
         if hit is not None:
             split_features, meta = hit

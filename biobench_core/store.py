@@ -154,6 +154,15 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"results store {path}: {text}; {advice}")
 
 
+_V2_DEFAULTS = {"data": None, "metric": "accuracy", "column_settings": "{}", "train_manifest": None,
+                "test_manifest": None, "weights_id": None, "identity": "{}"}
+
+
+def _with_defaults(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict; a version-1 store (read without upgrading) lacks the version-2 columns."""
+    return {**_V2_DEFAULTS, **dict(zip(row.keys(), row))}
+
+
 class ResultsStore:
     """Read and write experiments under a results folder.
 
@@ -216,7 +225,7 @@ class ResultsStore:
                 time.sleep(0.05)
         del mode  # a file system without WAL support keeps its journal mode; SQLite still works
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA foreign_keys=OFF")  # an upgrade drops the old table: no cascade (ON after it)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             version = self._user_version()
@@ -234,14 +243,21 @@ class ResultsStore:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        self.db.execute("PRAGMA foreign_keys=ON")
 
     def _upgrade_from_v1(self) -> None:
-        """Version 1 keyed results on (backbone, weights, task, settings) without data: rebuild the table."""
-        self.db.execute("PRAGMA foreign_keys=OFF")
-        self.db.execute("ALTER TABLE experiments RENAME TO experiments_v1")
-        self.db.execute(f"CREATE TABLE experiments ({_EXPERIMENT_COLUMNS})")
-        self.db.execute(f"INSERT INTO experiments ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM experiments_v1")
-        self.db.execute("DROP TABLE experiments_v1")
+        """Version 1 keyed results on (backbone, weights, task, settings) without data: rebuild the table.
+
+        SQLite's recipe: create the new table, copy, drop the old one, rename (foreign keys are off, so the
+        predictions stay and keep pointing at ``experiments`` by name).
+        """
+        self.db.execute(f"CREATE TABLE experiments_v2 ({_EXPERIMENT_COLUMNS})")
+        self.db.execute(f"INSERT INTO experiments_v2 ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM experiments")
+        self.db.execute("DROP TABLE experiments")
+        self.db.execute("ALTER TABLE experiments_v2 RENAME TO experiments")
+        if self.db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+            raise StoreError(f"results store {self.path}: upgrade from version 1 left predictions without their "
+                             "experiment; nothing was changed")
 
     def close(self) -> None:
         self.db.close()
@@ -320,6 +336,7 @@ class ResultsStore:
         try:
             rows = self.db.execute(query + " ORDER BY id").fetchall()
             for row in rows:
+                row = _with_defaults(row)
                 preds = self.db.execute(
                     "SELECT example_id, score, info FROM predictions WHERE experiment_id=? ORDER BY rowid",
                     (row["id"],),

@@ -249,7 +249,7 @@ def test_a_corrupt_cache_entry_is_counted_and_replaced(trusty):
     assert rerun.returncode == 0, rerun.stderr
     assert "1 corrupt feature cache entry found and re-extracted" in rerun.stderr
     again = trusty["run"]("--backbone", "trusty/net", "--force")
-    assert "corrupt" not in again.stderr and _stored(trusty["results"])[0]["feature_cache"] == "train:hit,test:hit"
+    assert "corrupt feature cache" not in again.stderr and _stored(trusty["results"])[0]["feature_cache"] == "train:hit,test:hit"
 
 
 # -- 2. the results store knows what data, settings and weights a result came from ------------------------------
@@ -325,8 +325,9 @@ def test_test_images_a_backbone_skipped_count_as_wrong(trusty):
 
 def test_declared_macro_f1_is_the_stored_score(trusty, make_image_folder):
     folder = make_image_folder(trusty["tmp"] / "imbalanced", n_train=6, n_test=1)
-    for i in range(8):  # 9 red test images against 1 green and 1 blue
-        shutil.copy(folder / "test" / "red" / "red0.png", folder / "test" / "red" / f"extra{i}.png")
+    for split in ("train", "test"):  # red is the majority: 14 of 22 train images, 9 of 11 test images
+        for i in range(8):
+            shutil.copy(folder / split / "red" / "red0.png", folder / split / "red" / f"extra{i}.png")
     proc = trusty["run"]("--backbone", "trusty/blank", task="trusty/imbalanced", folder=folder)
     assert proc.returncode == 0, proc.stderr
     [row] = _stored(trusty["results"])
