@@ -51,6 +51,24 @@ class Transform:
         img = img.convert("RGB").resize((16, 16))
         return torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255
 
+    def __repr__(self):
+        return "Transform(size=16)"
+
+
+class PlainTransform(Transform):
+    __repr__ = object.__repr__  # a plain class without __repr__: "<PlainTransform object at 0x...>"
+
+
+class CountingTransform(Transform):
+    made = 0
+
+    def __init__(self):
+        CountingTransform.made += 1
+        self.serial = CountingTransform.made
+
+    def __repr__(self):
+        return f"CountingTransform(serial={{self.serial}})"
+
 
 class Good(VisionBackbone):
     weights_id = "seed0"
@@ -120,6 +138,23 @@ class RandomTransform(Good):
         return lambda img: base(img) + torch.rand(3, 16, 16)
 
 
+class NoReprTransform(Good):
+    def make_img_transform(self):
+        return PlainTransform()
+
+
+class ChangingReprTransform(Good):
+    def make_img_transform(self):
+        return CountingTransform()
+
+
+class TorchvisionTransform(Good):
+    def make_img_transform(self):
+        from torchvision import transforms
+
+        return transforms.Compose([transforms.Resize((16, 16)), transforms.ToTensor()])
+
+
 class SocketOnLoad(Good):
     def __init__(self, spec, weights):
         super().__init__(spec, weights)
@@ -155,6 +190,8 @@ BROKEN_BACKBONES = [
     ("BatchDependent", "batch-size dependent: encoding images one at a time differs from the batch"),
     ("IntFeatures", "img_features has dtype torch.int64, not a float dtype"),
     ("RandomTransform", "the transform is random"),
+    ("NoReprTransform", "the transform's repr holds a memory address or a lambda"),
+    ("ChangingReprTransform", "two make_img_transform() calls give transforms with different reprs"),
     ("SocketOnLoad", f"opened a network connection to 127.0.0.1:{PORT} during load"),
     ("SocketOnForward", f"opened a network connection to 127.0.0.1:{PORT} during forward"),
     ("NotABackbone", "returned NotABackbone, not a VisionBackbone"),
@@ -179,7 +216,7 @@ def kitbad(fixture_modules, register_plugin):
 
     @hookimpl
     def biobench_backbones():
-        for cls, _ in [("Good", ""), *BROKEN_BACKBONES]:
+        for cls, _ in [("Good", ""), ("TorchvisionTransform", ""), *BROKEN_BACKBONES]:
             yield BackboneSpec(id=f"kitbad/{cls}", factory=f"kit_fixture_backbones:{cls}", embed_dim=8)
 
     @hookimpl
@@ -196,8 +233,31 @@ def kitbad(fixture_modules, register_plugin):
 def test_a_conforming_backbone_passes_every_check(kitbad):
     report = check_backbone("kitbad/Good")
     assert report.ok, report.format()
-    assert {c.name for c in report.checks} >= {"load", "eval mode", "frozen", "transform", "output", "deterministic",
-                                               "batch invariance", "offline"}
+    assert {c.name for c in report.checks} >= {"load", "eval mode", "frozen", "transform", "transform identity",
+                                               "output", "deterministic", "batch invariance", "offline"}
+
+
+def test_a_transform_without_a_stable_repr_fails_and_says_how_to_fix_it(kitbad):
+    """The feature cache keys on describe_transform(transform): a plain class without __repr__ has none."""
+    from biobench_core.identity import describe_transform
+    from kit_fixture_backbones import PlainTransform
+
+    assert describe_transform(PlainTransform()) is None
+    report = check_backbone("kitbad/NoReprTransform")
+    [problem] = report.problems
+    assert problem.name == "transform identity"
+    assert "memory address" in problem.message and "at 0x" in problem.message
+    assert "the core will not cache this backbone's features" in problem.message
+    assert "give the transform a __repr__ that names its class and every parameter" in problem.message
+    lam = check_backbone("kitbad/RandomTransform")  # a lambda: no description either
+    assert any(c.name == "transform identity" and "lambda" in c.message for c in lam.problems), lam.format()
+
+
+def test_torchvision_transforms_have_a_stable_description(kitbad):
+    report = check_backbone("kitbad/TorchvisionTransform")
+    assert report.ok, report.format()
+    [check] = [c for c in report.checks if c.name == "transform identity"]
+    assert check.status == "ok" and "Resize(size=(16, 16)" in check.message
 
 
 @pytest.mark.parametrize(("cls", "message"), BROKEN_BACKBONES, ids=[c for c, _ in BROKEN_BACKBONES])

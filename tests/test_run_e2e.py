@@ -33,10 +33,11 @@ def biobench_backbones():
 '''
 
 TINY_MODEL = '''
-import hashlib, os, time
+import os, time
 import torch
 from torchvision import transforms
 from biobench_core import EncodedImgBatch, VisionBackbone
+from biobench_core.weights import file_weights_id, read_state_dict
 
 class TinyConvNet(VisionBackbone):
     def __init__(self, spec, weights=None):
@@ -46,11 +47,10 @@ class TinyConvNet(VisionBackbone):
                 log.write(spec.id + "\\n")
         torch.manual_seed(0)
         self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU())
-        self.weights_id = "seed0"
+        self.weights_id = "random:seed=0"
         if weights not in (None, "random"):
-            state = torch.load(weights, weights_only=True)
-            self.load_state_dict(state)
-            self.weights_id = "file:" + hashlib.sha256(open(weights, "rb").read()).hexdigest()
+            self.load_state_dict(read_state_dict(weights))
+            self.weights_id = file_weights_id(weights)
 
     def img_encode(self, batch):
         delay = float(os.environ.get("TINY_DELAY", "0"))

@@ -105,6 +105,48 @@ def _check_features(report: Report, out: Any, n: int, spec: Any) -> bool:
     return ok
 
 
+_FIX_REPR = ("give the transform a __repr__ that names its class and every parameter, e.g. "
+             "'MyTransform(size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))', or compose torchvision "
+             "transforms, whose reprs already do (a plain function's repr holds an address too: wrap a "
+             "module-level one in transforms.Lambda, never a lambda)")
+
+
+def _check_transform_identity(report: Report, backbone: Any, transform: Any) -> None:
+    """The feature cache keys on the transform's description (its ``repr``): it must exist and be the same for
+    every ``make_img_transform()`` call, or the core will not cache this backbone's features."""
+    from biobench_core.identity import UNSTABLE_REPR, describe_transform
+
+    description = describe_transform(transform)
+    if description is None:
+        text = repr(transform)
+        match = UNSTABLE_REPR.search(text)
+        start = max(0, match.start() - 40) if match else 0
+        end = min(len(text), (match.end() if match else 0) + 40)
+        snippet = ("..." if start else "") + " ".join(text[start:end].split()) + ("..." if end < len(text) else "")
+        report.fail("transform identity",
+                    f"the transform's repr holds a memory address or a lambda ({snippet}), "
+                    f"so it has no stable description and the core will not cache this backbone's features; "
+                    f"{_FIX_REPR}")
+        return
+    try:
+        again = describe_transform(backbone.make_img_transform())
+    except Exception as exc:  # noqa: BLE001
+        report.fail("transform identity", f"a second make_img_transform() call raised {_last_line(exc)}")
+        return
+    if again != description:
+        report.fail("transform identity",
+                    f"two make_img_transform() calls give transforms with different reprs ({_clip(description)} vs "
+                    f"{_clip(again)}), so the core will not cache this backbone's features (the cache keys on the "
+                    f"repr); let the repr name its parameters only, nothing that changes from call to call")
+        return
+    report.ok_("transform identity", f"stable description: {_clip(description)}")
+
+
+def _clip(text: str | None, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _max_diff(a: Any, b: Any) -> float:
     return float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
 
@@ -122,7 +164,8 @@ def check_backbone(
     The id is resolved through the current registry (in tests: the ``biobench_registry`` fixture). The checks:
     the factory returns a ``VisionBackbone`` in eval mode with no parameter requiring grad and a ``weights_id``;
     ``make_img_transform()`` turns small PIL images of different sizes into equal-shaped float ``(3, H, W)``
-    tensors, the same on every call; ``img_encode`` returns an ``EncodedImgBatch`` whose ``img_features`` is a
+    tensors, the same on every call, and has a stable description (a ``repr`` without a memory address or a
+    lambda, the same on every ``make_img_transform()`` call: the feature cache keys on it); ``img_encode`` returns an ``EncodedImgBatch`` whose ``img_features`` is a
     finite float ``(batch, dim)`` tensor (``dim == spec.embed_dim`` when declared); two passes agree exactly
     (within 1e-6 relative); encoding images one at a time matches the batch within ``atol + rtol*|x|``; and
     nothing opens a network connection during load or forward (connections are refused and reported).
@@ -199,6 +242,7 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
     except Exception as exc:  # noqa: BLE001
         report.fail("transform", f"make_img_transform() or applying it raised {_last_line(exc)}")
         return
+    _check_transform_identity(report, backbone, transform)
     shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors]
     if not all(isinstance(t, torch.Tensor) and t.is_floating_point() and t.ndim == 3 and t.shape[0] == 3
                for t in tensors):

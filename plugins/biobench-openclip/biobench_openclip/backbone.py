@@ -11,16 +11,21 @@ after open_clip loads pretrained weights.
 ``weights``:
 
 - ``None``: the spec's pretrained weights through open_clip's own loading (network or a cached download);
-- ``"random"`` or ``"random:<seed>"``: a random initialisation with a fixed seed (default 0);
-- a local ``.safetensors`` file (read with safetensors) or ``.pt``/``.pth``/``.bin`` file (read with
+- ``"random"`` or ``"random:<seed>"`` (or ``"random:seed=<seed>"``): a random initialisation with a fixed seed
+  (default 0);
+- a local ``.safetensors`` file (read with safetensors) or ``.pt``/``.pth``/``.bin``/``.ckpt`` file (read with
   ``torch.load(weights_only=True)``; never a free unpickling), holding a full CLIP state dict (``visual.*`` keys
-  are used, the rest ignored) or the image tower's own state dict.
+  are used, the rest ignored) or the image tower's own state dict. Files are read by
+  :func:`biobench_core.weights.read_state_dict` (checkpoint containers unwrapped, ``module.`` stripped).
+
+``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<arch>:<tag>`` or
+``pretrained:hf-hub:<org>/<repo>``, each with ``@<commit>`` when the weights came from a Hugging Face Hub
+revision the local cache knows; ``random:seed=<seed>``; ``sha256:<file content hash>``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -31,12 +36,13 @@ import torch
 from torch import Tensor
 
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
+from biobench_core import weights as core_weights
+from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
+                                   random_weights_id)
 from biobench_openclip import HF_HUB_PREFIX
 
-__all__ = ["OpenClipBackbone", "WeightsError", "WeightsNotAvailableError", "read_state_dict"]
+__all__ = ["OpenClipBackbone", "WeightsError", "WeightsNotAvailableError"]
 
-_TORCH_SUFFIXES = (".pt", ".pth", ".bin")
-_SAFETENSORS_SUFFIX = ".safetensors"
 _OFFLINE_HINT = "pass a local file via --weights FILE / weights=FILE"
 
 
@@ -61,35 +67,16 @@ def _parse_name(spec: BackboneSpec) -> tuple[str | None, str | None, str | None]
 
 
 def _parse_random(weights: str) -> int | None:
-    """The seed for ``"random"``/``"random:<seed>"``, else ``None``."""
+    """The seed for ``"random"``/``"random:<seed>"``/``"random:seed=<seed>"``, else ``None``."""
     if weights == "random":
         return 0
     head, sep, seed = weights.partition(":")
     if head == "random" and sep:
         try:
-            return int(seed)
+            return int(seed.removeprefix("seed="))
         except ValueError:
             raise WeightsError(f"weights {weights!r}: the seed after 'random:' must be an integer") from None
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _offline() -> bool:
-    """Whether the Hugging Face Hub is switched offline (env now, or as huggingface_hub read it at import)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        return False
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
 
 
 def _looks_like_network_error(exc: BaseException) -> bool:
@@ -111,40 +98,12 @@ def _looks_like_network_error(exc: BaseException) -> bool:
 # -- reading state dicts --------------------------------------------------------------------------------------
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """Tensors from a local ``.safetensors``/``.pt``/``.pth``/``.bin`` file, unwrapped and without ``module.``."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == _SAFETENSORS_SUFFIX:
-        from safetensors.torch import load_file
-
-        try:
-            raw: Any = load_file(str(path), device="cpu")
-        except Exception as exc:
-            raise WeightsError(f"cannot read safetensors file {path}: {type(exc).__name__}: {exc}") from exc
-    elif suffix in _TORCH_SUFFIXES:
-        try:
-            raw = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise WeightsError(
-                f"cannot read {path} with torch.load(weights_only=True) (only plain tensor state dicts are "
-                f"accepted, never arbitrary pickles; TorchScript archives are not supported): {first}"
-            ) from exc
-    else:
-        raise WeightsError(f"weights file {path} has an unsupported extension {suffix!r}: use .safetensors, "
-                           f"{', '.join(_TORCH_SUFFIXES)}")
-    if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
-        raw = raw["state_dict"]
-    if not isinstance(raw, dict) or not raw:
-        raise WeightsError(f"weights file {path} does not hold a state dict (got {type(raw).__name__})")
-    not_tensors = [k for k, v in raw.items() if not isinstance(v, Tensor)]
-    if not_tensors:
-        raise WeightsError(f"weights file {path} is not a plain state dict: {len(not_tensors)} entries are not "
-                           f"tensors (e.g. {not_tensors[0]!r})")
-    if all(k.startswith("module.") for k in raw):
-        raw = {k[len("module."):]: v for k, v in raw.items()}
-    return raw
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    """:func:`biobench_core.weights.read_state_dict`, a file it cannot read raised as :class:`WeightsError`."""
+    try:
+        return core_weights.read_state_dict(path)
+    except core_weights.WeightsFileError as exc:
+        raise WeightsError(str(exc)) from exc
 
 
 def _visual_part(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -219,7 +178,7 @@ class OpenClipBackbone(VisionBackbone):
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
                     visual = self._build_visual(model_cfg)
-                weights_id = f"random:{seed}"
+                weights_id = random_weights_id(seed)
             else:
                 path = Path(weights).expanduser()
                 if not path.is_file():
@@ -227,8 +186,8 @@ class OpenClipBackbone(VisionBackbone):
                     raise FileNotFoundError(f"weights file {weights} {what} (for {spec.id})")
                 visual = self._build_visual(model_cfg)
                 target = f"the image tower of {spec.id}"
-                _load_into(visual, _visual_part(read_state_dict(path)), str(path), target)
-                weights_id = f"file:{_sha256(path)}"
+                _load_into(visual, _visual_part(_read_state_dict(path)), str(path), target)
+                weights_id = file_weights_id(path)
             size = getattr(visual, "image_size", None)
             if size is not None:
                 preprocess_cfg["size"] = size
@@ -290,8 +249,10 @@ class OpenClipBackbone(VisionBackbone):
                          repo: str | None) -> tuple[torch.nn.Module, dict[str, Any], str]:
         import open_clip
 
+        hub_repo: str | None = None  # the Hub repository open_clip fetches the weights from, if any
         if repo is not None:
-            source, weights_id = f"{HF_HUB_PREFIX}{repo}", f"{HF_HUB_PREFIX}{repo}"
+            source = id_source = f"{HF_HUB_PREFIX}{repo}"
+            hub_repo = repo
             kwargs: dict[str, Any] = {"model_name": source}
         elif tag is None:
             raise WeightsError(
@@ -305,10 +266,12 @@ class OpenClipBackbone(VisionBackbone):
                 raise WeightsError(f"{spec.id}: open_clip {open_clip.__version__} has no pretrained tag {tag!r} "
                                    f"for {arch}")
             source = spec.weights_source or f"{arch}:{tag}"
-            weights_id = f"{arch}:{tag}"
+            id_source = f"{arch}:{tag}"
+            if tag_cfg.get("hf_hub"):  # "org/repo/" or "org/repo/filename"
+                hub_repo = "/".join(str(tag_cfg["hf_hub"]).strip("/").split("/")[:2])
             kwargs = {"model_name": arch, "pretrained": tag,
                       "force_quick_gelu": bool(tag_cfg.get("quick_gelu", False))}
-            if _offline() and not tag_cfg.get("hf_hub") and tag_cfg.get("url"):
+            if is_offline() and not tag_cfg.get("hf_hub") and tag_cfg.get("url"):
                 cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(tag_cfg["url"])
                 if not cached.is_file():  # open_clip would try the network for a URL-only tag
                     raise WeightsNotAvailableError(_offline_message(spec, source))
@@ -316,7 +279,7 @@ class OpenClipBackbone(VisionBackbone):
             model = open_clip.create_model(**kwargs, require_pretrained=True, pretrained_text=False,
                                            device="cpu", precision="fp32")
         except Exception as exc:
-            if _offline() or _looks_like_network_error(exc):
+            if is_offline() or _looks_like_network_error(exc):
                 raise WeightsNotAvailableError(_offline_message(spec, source)) from exc
             raise WeightsNotAvailableError(
                 f"could not load the pretrained weights of {spec.id} from {source} "
@@ -326,7 +289,8 @@ class OpenClipBackbone(VisionBackbone):
         visual = model.visual
         preprocess = dict(visual.preprocess_cfg)
         del model  # drop the text tower
-        return visual, preprocess, weights_id
+        revision = cached_hub_revision(hub_repo) if hub_repo else None
+        return visual, preprocess, pretrained_weights_id(id_source, revision=revision)
 
     @staticmethod
     def _tower_kind(visual: torch.nn.Module) -> str:
@@ -399,7 +363,7 @@ def _hub_config(spec: BackboneSpec, repo: str) -> dict[str, Any]:
     try:
         path = hf_hub_download(repo_id=repo, filename="open_clip_config.json")
     except Exception as exc:
-        if _offline() or _looks_like_network_error(exc):
+        if is_offline() or _looks_like_network_error(exc):
             raise WeightsNotAvailableError(
                 f"the open_clip config of {spec.id} is not available offline ({HF_HUB_PREFIX}{repo}/"
                 f"open_clip_config.json is not in the local cache); for a local weights file without it use the "

@@ -52,7 +52,7 @@ def test_oracle_vit_safetensors_full_clip_state_dict(vit, vit_files):
     out = check_encoded(backbone.img_encode(x), 2, backbone.backbone_id, need_patches=True)
     torch.testing.assert_close(out.img_features, expected, rtol=1e-5, atol=1e-6)
     assert out.patch_features.shape == (2, 49, 384)
-    assert backbone.weights_id == "file:" + hashlib.sha256(full.read_bytes()).hexdigest()
+    assert backbone.weights_id == "sha256:" + hashlib.sha256(full.read_bytes()).hexdigest()
     assert not any(p.requires_grad for p in backbone.parameters()) and not backbone.training
     assert not any(name.startswith(("transformer.", "token_embedding", "text"))
                    for name, _ in backbone.named_parameters()), "the text tower must be dropped"
@@ -105,7 +105,9 @@ def test_random_weights_are_seeded_and_identified():
     a = biobench_core.load_backbone(f"openclip/{ARCH}", weights="random")
     b = biobench_core.load_backbone(f"openclip/{ARCH}", weights="random:0")
     c = biobench_core.load_backbone(f"openclip/{ARCH}", weights="random:1")
-    assert a.weights_id == b.weights_id == "random:0" and c.weights_id == "random:1"
+    assert a.weights_id == b.weights_id == "random:seed=0" and c.weights_id == "random:seed=1"
+    d = biobench_core.load_backbone(f"openclip/{ARCH}", weights=c.weights_id)  # the id's own form is accepted
+    assert d.weights_id == c.weights_id
     sa, sb, sc = (m.visual.state_dict() for m in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not torch.equal(sa["conv1.weight"], sc["conv1.weight"])
@@ -203,7 +205,7 @@ x = torch.load(sys.argv[1] + "/x.pt")
 torch.save(cached.img_encode(x).img_features, sys.argv[1] + "/features.pt")
 out["cached"] = [cached.weights_id, list(cached.preprocess_cfg["mean"])]
 from_file = bc.load_backbone("openclip/hf-hub:local-test/tiny-clip", weights=sys.argv[1] + "/visual.pt")
-out["same_from_file"] = [from_file.weights_id[:5], bool(torch.equal(from_file.img_encode(x).img_features,
+out["same_from_file"] = [from_file.weights_id[:7], bool(torch.equal(from_file.img_encode(x).img_features,
                                                                     cached.img_encode(x).img_features))]
 print(json.dumps(out))
 """
@@ -217,9 +219,10 @@ print(json.dumps(out))
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out.pop("same_from_file") == ["file:", True]
+    assert out.pop("same_from_file") == ["sha256:", True]
     weights_id, mean = out.pop("cached")
-    assert weights_id == "hf-hub:local-test/tiny-clip" and mean == [0.5, 0.5, 0.5]
+    # the canonical id, pinned to the commit the cache's refs/main names
+    assert weights_id == "pretrained:hf-hub:local-test/tiny-clip@" + "0" * 40 and mean == [0.5, 0.5, 0.5]
     with torch.no_grad():
         expected = model.encode_image(x)
     torch.testing.assert_close(torch.load(tmp_path / "features.pt"), expected, rtol=1e-5, atol=1e-6)

@@ -11,13 +11,17 @@ Features (DESIGN.md, section 4):
   average of the map, ``patch_features`` the map flattened to ``(batch, H*W, C)``.
 
 ``weights``: ``None`` (the tag's pretrained weights, fetched by timm from its hub), ``"random"`` or
-``"random:<seed>"``, ``"hf-hub:<org>/<repo>"``, or a local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin``
-file holding a state dict (read with ``weights_only=True``: never unpickled freely).
+``"random:<seed>"`` (or ``"random:seed=<seed>"``, the weights id's own form), ``"hf-hub:<org>/<repo>"``, or a local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin`` /
+``.ckpt`` file holding a state dict (read by :func:`biobench_core.weights.read_state_dict`, with
+``weights_only=True``: never unpickled freely).
+
+``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<timm name>`` (with
+``@<commit>`` when the weights came from a Hugging Face Hub revision the local cache knows),
+``pretrained:hf-hub:<org>/<repo>[@<commit>]``, ``random:seed=<seed>`` and ``sha256:<file content hash>``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -32,13 +36,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
+from biobench_core import weights as core_weights
+from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
+                                   random_weights_id)
 from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
                                   WeightsUnavailableError)
 
-__all__ = ["TimmBackbone", "read_state_dict", "DEFAULT_SEED"]
+__all__ = ["TimmBackbone", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 0
-_TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 _FETCH_ERROR_MODULES = {"huggingface_hub", "httpx", "httpx2", "requests", "urllib3", "urllib", "http", "socket"}
 _HOW_TO = "pass a local file with --weights FILE (or weights=FILE), or weights='random' for a random baseline"
 
@@ -138,28 +144,48 @@ def _build(spec: BackboneSpec, weights: str | os.PathLike[str] | None) -> tuple[
     """The timm model for ``spec`` with ``weights`` loaded, and the id of those weights."""
     name = spec.name
     if weights is None:
-        return _pretrained(spec, name), f"pretrained:{name}"
+        model = _pretrained(spec, name)
+        source = name if name.startswith("hf-hub:") else spec.weights_source
+        return model, pretrained_weights_id(name, revision=_hub_revision(source))
     if isinstance(weights, str) and (weights == "random" or weights.startswith("random:")):
-        seed_text = weights.partition(":")[2] or str(DEFAULT_SEED)
+        seed_text = weights.partition(":")[2].removeprefix("seed=") or str(DEFAULT_SEED)  # also random:seed=N
         if not seed_text.lstrip("-").isdigit():
             raise ValueError(f"weights {weights!r}: expected 'random' or 'random:<integer seed>'")
         seed = int(seed_text)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
-        return model, f"random:{seed}"
+        return model, random_weights_id(seed)
     if isinstance(weights, str) and weights.startswith("hf-hub:"):
         repo = weights[len("hf-hub:"):]
         if name.startswith("hf-hub:"):
             raise ValueError(f"{spec.id} already names a hub repository; leave weights unset")
         overlay = {"hf_hub_id": repo, "hf_hub_filename": None, "source": "hf-hub"}
-        return _fetching(spec, lambda: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay),
-                         source=weights), weights
+        model = _fetching(spec, lambda: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay),
+                          source=weights)
+        return model, pretrained_weights_id(weights, revision=_hub_revision(weights))
     path = Path(weights).expanduser()
     model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
-    state_dict = read_state_dict(path)
+    state_dict = _read_state_dict(path)
     _load_fitting(model, state_dict, spec.id, path)
-    return model, f"file:{_sha256(path)}"
+    return model, file_weights_id(path)
+
+
+def _hub_revision(source: str | None) -> str | None:
+    """The commit the local Hub cache resolved ``hf-hub:<org>/<repo>[@rev]`` to (what timm just loaded)."""
+    if not source or not source.startswith("hf-hub:"):
+        return None
+    return cached_hub_revision(source[len("hf-hub:"):])
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    """:func:`biobench_core.weights.read_state_dict`, its errors raised as this plugin's error types."""
+    try:
+        return core_weights.read_state_dict(path)
+    except core_weights.WeightsNotFoundError as exc:
+        raise WeightsNotFoundError(str(exc)) from exc
+    except core_weights.WeightsFileError as exc:
+        raise WeightsFileError(str(exc)) from exc
 
 
 def _pretrained(spec: BackboneSpec, name: str) -> torch.nn.Module:
@@ -168,10 +194,10 @@ def _pretrained(spec: BackboneSpec, name: str) -> torch.nn.Module:
         source = name
     elif source is None:
         raise WeightsUnavailableError(f"timm has no pretrained weights for {spec.id}; {_HOW_TO}")
-    elif source.startswith("hf-hub:") and _offline() and not _in_hub_cache(source[len("hf-hub:"):]):
+    elif source.startswith("hf-hub:") and is_offline() and not _in_hub_cache(source[len("hf-hub:"):]):
         # answer before building the model: offline, the hub can only fail.
         raise WeightsUnavailableError(_offline_message(spec.id, source))
-    elif not source.startswith("hf-hub:") and _offline():
+    elif not source.startswith("hf-hub:") and is_offline():
         # timm would try the url through torch.hub, which does not know offline mode: answer now.
         cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(source).path)
         if not cached.is_file():
@@ -187,22 +213,11 @@ def _fetching(spec: BackboneSpec, build: Callable[[], torch.nn.Module], source: 
         if not _is_fetch_error(exc):
             raise
         where = source or spec.weights_source or spec.name
-        if _offline() or _is_offline_error(exc):
+        if is_offline() or _is_offline_error(exc):
             raise WeightsUnavailableError(_offline_message(spec.id, where)) from exc
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise WeightsUnavailableError(f"cannot fetch the weights for {spec.id} from {where} "
                                       f"({type(exc).__name__}: {detail}); {_HOW_TO}") from exc
-
-
-def _offline() -> bool:
-    flags = (os.environ.get(var, "").strip().upper() for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    if any(flag in {"1", "ON", "YES", "TRUE"} for flag in flags):
-        return True
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        return False
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
 
 
 def _in_hub_cache(repo: str) -> bool:
@@ -226,50 +241,6 @@ def _is_offline_error(exc: BaseException) -> bool:
     names = {cls.__name__ for cls in type(exc).__mro__}
     return bool(names & {"OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectionError", "ConnectError",
                          "URLError", "gaierror", "TimeoutError"})
-
-
-def read_state_dict(path: Path) -> dict[str, Tensor]:
-    """A state dict from a local file, safely: safetensors, or ``torch.load(weights_only=True)``.
-
-    Accepts a bare state dict or a checkpoint dict holding one under ``"state_dict"`` or ``"model"``.
-    """
-    if not path.exists():
-        raise WeightsNotFoundError(f"weights file not found: {path}")
-    if not path.is_file():
-        raise WeightsFileError(f"weights path is not a file: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            loaded: Any = load_file(str(path), device="cpu")
-        elif suffix in _TORCH_SUFFIXES:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        else:
-            raise WeightsFileError(f"cannot read weights file {path}: unknown file type {suffix or '(none)'!r}; "
-                                   f"use .safetensors or {', '.join(_TORCH_SUFFIXES)}")
-    except WeightsFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled-object files all land here
-        detail = (str(exc).strip().splitlines() or [""])[0][:200]
-        hint = " (it holds objects other than tensors; only plain state dicts are read)" \
-            if "weights_only" in str(exc) or "Unpickl" in type(exc).__name__ else ""
-        raise WeightsFileError(f"cannot read weights file {path}: {type(exc).__name__}: {detail}{hint}") from exc
-    if isinstance(loaded, Mapping):
-        for key in ("state_dict", "model", "state_dict_ema", "model_ema"):
-            if isinstance(loaded.get(key), Mapping):
-                loaded = loaded[key]
-                break
-    if not isinstance(loaded, Mapping) or not loaded:
-        raise WeightsFileError(f"weights file {path} does not hold a state dict (got {type(loaded).__name__})")
-    bad = [k for k, v in loaded.items() if not isinstance(v, Tensor)]
-    if bad:
-        raise WeightsFileError(f"weights file {path} holds non-tensor entries: {_few(bad)}")
-    state = dict(loaded)
-    for prefix in ("module.", "_orig_mod."):  # DataParallel / torch.compile wrappers
-        if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
 
 
 def _load_fitting(model: torch.nn.Module, state: dict[str, Tensor], spec_id: str, path: Path) -> None:
@@ -325,11 +296,3 @@ def _few(items: list[str], n: int = 3, quote: bool = True) -> str:
     items = sorted(items, key=lambda item: "num_batches_tracked" in item)
     shown = ", ".join(repr(i) if quote else i for i in items[:n])
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -150,7 +151,7 @@ def test_vit_features_match_timm(weight_files, vit_ref, suffix):
     torch.testing.assert_close(out.img_features, tokens[:, 0])
     assert out.patch_features.shape == (2, 196, 192)
     torch.testing.assert_close(out.patch_features, tokens[:, 1:])
-    assert backbone.weights_id.startswith("file:") and len(backbone.weights_id) == 5 + 64
+    assert backbone.weights_id == "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert not backbone.training and not any(p.requires_grad for p in backbone.parameters())
 
 
@@ -191,7 +192,10 @@ def test_random_weights_are_deterministic():
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(a.img_encode(x).img_features, b.img_encode(x).img_features, rtol=0, atol=0)
     assert not torch.equal(a.img_encode(x).img_features, c.img_encode(x).img_features)
-    assert (a.weights_id, c.weights_id) == ("random:0", "random:1")
+    assert (a.weights_id, c.weights_id) == ("random:seed=0", "random:seed=1")
+    again = biobench_core.load_backbone("timm/resnet18", weights=c.weights_id)  # the id's own form is accepted
+    assert again.weights_id == c.weights_id
+    torch.testing.assert_close(again.img_encode(x).img_features, c.img_encode(x).img_features, rtol=0, atol=0)
 
 
 def test_transform_takes_any_pil_mode_and_bf16_works():
@@ -272,6 +276,28 @@ def test_offline_without_cache_fails_fast(tmp_path):
         seconds, message = line.split("\t")
         assert float(seconds) < 10
         assert "not available offline" in message and "--weights FILE" in message and source in message
+
+
+def test_pretrained_weights_id_names_the_cached_hub_commit(tmp_path, resnet_ref):
+    """Offline, from a Hugging Face cache laid out as a download leaves it: the id pins the commit loaded."""
+    commit = "ab" * 20
+    storage = tmp_path / "hf" / "hub" / f"models--timm--{RESNET}"
+    (storage / "snapshots" / commit).mkdir(parents=True)
+    (storage / "refs").mkdir()
+    (storage / "refs" / "main").write_text(commit)
+    save_file({k: v.contiguous() for k, v in resnet_ref.state_dict().items()},
+              str(storage / "snapshots" / commit / "model.safetensors"))
+    code = textwrap.dedent(f"""
+        import biobench_core
+        print(biobench_core.load_backbone("timm/{RESNET}").weights_id)
+    """)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"),
+           "BIOBENCH_LOAD_PLUGINS": "biobench-timm"}
+    env.pop("HF_HUB_CACHE", None)
+    env.pop("HUGGINGFACE_HUB_CACHE", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == f"pretrained:{RESNET}@{commit}"
 
 
 def test_errors_are_catchable_by_kind():
