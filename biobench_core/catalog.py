@@ -1,7 +1,8 @@
 """The public catalogue API: list, resolve and load backbones and tasks by id.
 
 Listing and resolving are torch-free; :func:`load_backbone` imports the plugin's factory (and so torch) only
-when called. Ids are ``<namespace>/<name>``; a bare ``<name>`` resolves when exactly one id has it.
+when called. Ids are ``<namespace>/<name>``; a bare ``<name>`` resolves when exactly one id has it. An id claimed
+by two plugins is refused whichever way it is named: in full, by an alias or by its short name.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _resolve(item_id: str, kind: str) -> Any:
     catalogue = registry.backbones if kind == "backbone" else registry.tasks
     if not isinstance(item_id, str) or not item_id.strip() or any(c.isspace() for c in item_id):
         raise SpecError(f"malformed {kind} id {item_id!r}")
-    if item_id in catalogue.collisions:
-        raise PluginError(catalogue.collisions[item_id].message)
+    collision = catalogue.collision_for(item_id)
+    if collision is not None:
+        raise PluginError(collision.message)
     canonical = catalogue.aliases.get(item_id, item_id)
     if canonical in catalogue.specs:
         return catalogue.specs[canonical]
@@ -87,8 +89,12 @@ def _resolve(item_id: str, kind: str) -> Any:
                 return spec
         candidates: list[str] = []
     else:
-        candidates = sorted({catalogue.aliases.get(key, key) for key in (*catalogue.specs, *catalogue.aliases)
-                             if key.partition("/")[2] == item_id}, key=natural_key)
+        keys = [key for key in (*catalogue.specs, *catalogue.aliases) if key.partition("/")[2] == item_id]
+        for key in keys:  # a short name obeys the collision rule of the id or alias it stands for
+            collision = catalogue.collision_for(key)
+            if collision is not None:
+                raise PluginError(collision.message)
+        candidates = sorted({catalogue.aliases.get(key, key) for key in keys}, key=natural_key)
         if len(candidates) == 1:
             return catalogue.specs[candidates[0]]
         if len(candidates) > 1:

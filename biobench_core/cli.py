@@ -59,13 +59,14 @@ def _spec_rows(specs: Sequence[Any]) -> list[dict[str, Any]]:
 def _no_match(patterns: Sequence[str], kind: str) -> int:
     """Like grep: nothing matched is exit 1, with a hint when a pattern looks like a misspelt id."""
     from biobench_core.catalog import UnknownIdError, resolve_backbone, resolve_task
+    from biobench_core.plugins import PluginError
 
     resolve = resolve_backbone if kind == "backbone" else resolve_task
     for pattern in patterns:
         if not any(c in pattern for c in "*?["):
             try:
                 resolve(pattern)
-            except (UnknownIdError, ValueError) as exc:
+            except (UnknownIdError, ValueError, PluginError) as exc:
                 print(f"biobench: {exc}", file=sys.stderr)
                 continue
     print(f"no {kind} matches {' '.join(patterns)}", file=sys.stderr)
@@ -123,8 +124,47 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
+#: ``run`` options a config file may set too. Their flags default to ``None`` (not given), so a flag given on the
+#: command line always wins over the config, even when it equals the default; these defaults apply last.
 RUN_DEFAULTS = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": 32, "workers": 1,
                 "limit": None, "on_bad_image": "skip"}
+RUN_CHOICES = {"device": ("auto", "cpu", "cuda"), "dtype": ("fp32", "bf16", "fp16"), "on_bad_image": ("skip", "fail")}
+RUN_MINIMUM = {"batch_size": 1, "workers": 0, "limit": 1}
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``minimum``; argparse names the flag in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _config_option(name: str, value: Any, path: str) -> Any:
+    """A run option read from the config file ``path``, checked as its flag would be."""
+    where = f"{path}: {name} = {value!r}"
+    if name in RUN_CHOICES and value not in RUN_CHOICES[name]:
+        raise UsageError(f"{where}: expected one of {', '.join(RUN_CHOICES[name])}")
+    if name in RUN_MINIMUM and (isinstance(value, bool) or not isinstance(value, int) or value < RUN_MINIMUM[name]):
+        raise UsageError(f"{where}: expected an integer >= {RUN_MINIMUM[name]}")
+    if name == "results" and not isinstance(value, str):
+        raise UsageError(f"{where}: expected a folder name")
+    return value
+
+
+def _merge_run_options(args: argparse.Namespace, options: dict[str, Any], path: str | None) -> None:
+    """Fill each run option not given on the command line from the config, else from :data:`RUN_DEFAULTS`."""
+    for name, default in RUN_DEFAULTS.items():
+        if getattr(args, name) is not None:
+            continue
+        setattr(args, name, _config_option(name, options[name], str(path)) if name in options else default)
 
 
 def _backbone_weights(backbones: list[str], weights: list[str]) -> list[tuple[str, str | None]]:
@@ -145,11 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from biobench_core.config import RunConfig, TaskRequest, load_config
 
     config = load_config(args.config) if args.config else RunConfig([], [], {})
-    for flag, value in config.options.items():  # the config's options, unless the command line set them
-        if getattr(args, flag) == RUN_DEFAULTS[flag]:
-            setattr(args, flag, value)
-    if args.batch_size < 1 or args.workers < 0 or (args.limit is not None and args.limit < 1):
-        raise UsageError("--batch-size and --limit must be positive and --workers non-negative")
+    _merge_run_options(args, config.options, args.config)
     backbones = config.backbones + _backbone_weights(args.backbone, args.weights)
     requests = list(config.tasks) + [TaskRequest(t) for t in args.task]
     if not backbones or not requests:
@@ -182,7 +218,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from biobench_core.leaderboard import build_leaderboard, render
     from biobench_core.store import ResultsStore
 
-    with ResultsStore(args.results, create=False) as store:
+    with ResultsStore(args.results, readonly=True) as store:
         board = build_leaderboard(store.experiments(include_not_comparable=args.all))
     text = render(board, args.format)
     if args.out:
@@ -236,7 +272,8 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                        description="Run every --backbone on every --task. Finished experiments are skipped "
                                    "(--force redoes them); features are cached by content.")
     p.add_argument("--config", metavar="FILE", help="a TOML file with [[backbone]], [[task]] and run options "
-                                                    "(see examples/demo.toml); flags add to it and override it")
+                                                    "(see examples/demo.toml); flags add to it, and a flag given "
+                                                    "here always wins over the same option in the file")
     p.add_argument("--backbone", action="append", default=[], metavar="ID",
                    help="backbone id or unambiguous short name; repeat for a matrix")
     p.add_argument("--weights", action="append", default=[], metavar="W",
@@ -245,19 +282,24 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--task", action="append", default=[], metavar="ID", help="task id or short name; repeatable")
     p.add_argument("--data", action="append", default=[], metavar="TASK=DIR", help="data folder of a task")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="task setting for every task, e.g. probe=simpleshot or subset=2000")
-    p.add_argument("--results", default=RUN_DEFAULTS["results"], metavar="DIR",
-                   help="results folder (default: ./results)")
-    p.add_argument("--device", default=RUN_DEFAULTS["device"], choices=["auto", "cpu", "cuda"])
-    p.add_argument("--dtype", default=RUN_DEFAULTS["dtype"], choices=["fp32", "bf16", "fp16"],
-                   help="weights and inputs dtype (bf16 roughly doubles ViT throughput on CPU)")
-    p.add_argument("--batch-size", type=int, default=RUN_DEFAULTS["batch_size"], metavar="N")
-    p.add_argument("--workers", type=int, default=RUN_DEFAULTS["workers"], metavar="N", help="DataLoader decoding processes")
-    p.add_argument("--limit", type=int, metavar="N",
+                   help="task setting for every task, e.g. probe=simpleshot or subset=2000; every task must "
+                        "accept it (a typo or a bad value is refused before any work)")
+    p.add_argument("--results", metavar="DIR", help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
+    p.add_argument("--device", choices=RUN_CHOICES["device"],
+                   help=f"where the backbone and the probes run (default: {RUN_DEFAULTS['device']})")
+    p.add_argument("--dtype", choices=RUN_CHOICES["dtype"],
+                   help=f"weights and inputs dtype (default: {RUN_DEFAULTS['dtype']}; bf16 roughly doubles ViT "
+                        f"throughput on CPU)")
+    p.add_argument("--batch-size", type=_at_least(RUN_MINIMUM["batch_size"]), metavar="N",
+                   help=f"images per forward pass (default: {RUN_DEFAULTS['batch_size']})")
+    p.add_argument("--workers", type=_at_least(RUN_MINIMUM["workers"]), metavar="N",
+                   help=f"DataLoader decoding processes; 0 decodes in this process "
+                        f"(default: {RUN_DEFAULTS['workers']})")
+    p.add_argument("--limit", type=_at_least(RUN_MINIMUM["limit"]), metavar="N",
                    help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
     p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
-    p.add_argument("--on-bad-image", choices=["skip", "fail"], default=RUN_DEFAULTS["on_bad_image"],
+    p.add_argument("--on-bad-image", choices=RUN_CHOICES["on_bad_image"],
                    help="an undecodable image is skipped with a warning and counted (default), or fails the run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=commands["run"])
@@ -303,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _debug():
             raise
         print(f"biobench {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if getattr(exc, "exit_code", None) == EXIT_USAGE else EXIT_FAILURE  # e.g. SettingsError
 
 
 def _one_line_warnings() -> None:

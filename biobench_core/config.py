@@ -15,8 +15,10 @@ Example (``examples/demo.toml``)::
     settings = { subset = "2000" }  # task settings, like --set
 
 Top-level keys are the ``run`` options (``results``, ``device``, ``dtype``, ``batch_size``, ``workers``,
-``limit``, ``on_bad_image``); command-line flags override them. A task's relative ``data`` path is relative to
-the config file; ``results`` is relative to the current directory, like ``--results``.
+``limit``, ``on_bad_image``), checked like their flags; a flag given on the command line always wins over them,
+even when it equals its default. A task's ``settings`` must be ones the task declares (see
+:class:`biobench_core.tasks.Task`); ``--set`` wins over them. A task's relative ``data`` path is relative to the
+config file; ``results`` is relative to the current directory, like ``--results``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every entry point loads in its own ``try``, and every hook implementation is called on its own, so one broken
 plugin is recorded (distribution, version, entry point, error) and never takes the others down. A spec outside
-its plugin's namespace is refused; an id claimed by two distributions is a collision that names both.
+its plugin's namespace, or a task spec naming an unknown metric, is refused; an id claimed by two distributions
+is a collision that names both.
 
 Switches (read when a registry is built):
 
@@ -129,6 +130,17 @@ class Collision:
         return f"{self.kind} id '{self.id}' is claimed by {names}; uninstall one or restrict {LOAD_ENV}"
 
 
+def _metric_problem(spec: TaskSpec) -> str | None:
+    """Why ``spec.metric`` names no metric (checked by name only: a ``module:attr`` metric is not imported)."""
+    from biobench_core.metrics import validate_metric_name
+
+    try:
+        validate_metric_name(spec.metric)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 class _Catalogue:
     """Specs of one kind (backbones or tasks) by id, with aliases, short names and collisions."""
 
@@ -152,6 +164,10 @@ class _Catalogue:
         for alias in spec.aliases:
             self.aliases.setdefault(alias, spec.id)
             self.owner.setdefault(alias, record)
+
+    def collision_for(self, key: str) -> Collision | None:
+        """The collision that makes ``key`` (an id or an alias) unusable: on the key, or on the id it names."""
+        return self.collisions.get(key) or self.collisions.get(self.aliases.get(key, key))
 
     def listed(self) -> list[Any]:
         return [spec for spec_id, spec in self.specs.items() if spec_id not in self.collisions]
@@ -271,6 +287,10 @@ class Registry:
             ):
                 record.fail("failed", SpecError(f"id {spec.id!r} is outside namespace '{record.namespace}/'"),
                             f"hook {hook} yielded a bad spec")
+                return None
+            problem = _metric_problem(spec) if isinstance(spec, TaskSpec) else None
+            if problem is not None:
+                record.fail("failed", SpecError(f"task {spec.id!r}: {problem}"), f"hook {hook} yielded a bad spec")
                 return None
         return specs
 

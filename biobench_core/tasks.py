@@ -11,11 +11,12 @@ into one feature vector per example.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -24,13 +25,60 @@ from biobench_core.specs import TaskSpec
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "Task", "TaskDataError", "Evaluation", "SplitFeatures"]
+__all__ = ["Example", "Task", "TaskDataError", "SettingsError", "Setting", "positive_int", "Evaluation",
+           "SplitFeatures"]
 
 SPLITS = ("train", "test")
 
 
 class TaskDataError(ValueError):
     """A task's data is missing or malformed; the message names the file, folder or row."""
+
+
+class SettingsError(TaskDataError):
+    """A task setting (``--set NAME=VALUE``) the task does not accept, or a value it cannot use.
+
+    Raised when the task is built, so before any image is decoded; the message names the task and the setting
+    and says what is expected. The command line reports it as a usage error (exit 2).
+    """
+
+    exit_code = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting a task accepts: ``--set NAME=VALUE``, or ``settings`` in a config file's ``[[task]]``.
+
+    ``check`` gets the value (always a string) and raises :class:`ValueError` saying what is expected when it
+    is unusable (``"expected an integer >= 1"``); ``None`` accepts any value.
+    """
+
+    description: str
+    check: Callable[[str], object] | None = None
+
+
+def positive_int(value: str) -> int:
+    """A :attr:`Setting.check` for a whole number >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError("expected an integer >= 1")
+    return number
+
+
+def _did_you_mean(value: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _check_probe(value: str) -> None:
+    from biobench_core.probes import ALIASES, PROBES  # the probes import torch: only when probe= is given
+
+    names = sorted([*PROBES, *ALIASES])
+    if value not in names:
+        raise ValueError(f"expected one of {', '.join(names)}{_did_you_mean(value, names)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +119,23 @@ class Evaluation:
 class Task:
     """Base class for tasks. Subclasses implement :meth:`examples` and :meth:`load`.
 
-    ``settings`` come from the command line (``--setting probe=simpleshot``); the base class understands
-    ``probe`` (overrides the spec's protocol) and keeps the rest for the subclass.
+    ``settings`` come from the command line (``--set probe=simpleshot``) or a config file's ``[[task]]``
+    ``settings`` table, as strings. A task accepts only the names in :attr:`settings_schema`: the base class
+    declares ``probe`` (overrides the spec's protocol) and a subclass declares its own, e.g.::
+
+        class Beetles(Task):
+            settings_schema = {"subset": Setting("train on N examples", check=positive_int)}
+
+    Schemas merge along the class hierarchy, so a subclass lists only what it adds (mapping a name to ``None``
+    withdraws an inherited one). ``Task.__init__`` refuses an unknown name (with a "did you mean") or a value
+    its ``check`` rejects with a :class:`SettingsError`, before the task reads any data; a subclass calls
+    ``super().__init__`` first and then reads ``self.settings``.
     """
 
+    #: The settings this class adds to its bases': name -> :class:`Setting`. See :meth:`accepted_settings`.
+    settings_schema: ClassVar[Mapping[str, Setting | None]] = {
+        "probe": Setting("the probe fitted on the features, instead of the spec's protocol", check=_check_probe),
+    }
     needs_patches: bool = False
     data_version: str = "1"
     #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
@@ -83,7 +144,7 @@ class Task:
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
         self.spec = spec
         self.data = Path(data) if data is not None else None
-        self.settings = dict(settings or {})
+        self.settings = self.check_settings(spec, settings or {})
         self.probe = self.settings.get("probe", spec.protocol)
         self.metric = spec.metric
         if spec.needs_data:
@@ -91,6 +152,31 @@ class Task:
                 raise TaskDataError(f"{spec.id}: needs a data folder: pass --data {spec.name}=DIR")
             if not self.data.is_dir():
                 raise TaskDataError(f"{spec.id}: data folder {self.data} does not exist")
+
+    @classmethod
+    def accepted_settings(cls) -> dict[str, Setting]:
+        """Every setting this task accepts: the :attr:`settings_schema` of its classes, base first."""
+        merged: dict[str, Setting | None] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("settings_schema") or {})
+        return {name: setting for name, setting in merged.items() if setting is not None}
+
+    @classmethod
+    def check_settings(cls, spec: TaskSpec, settings: Mapping[str, str]) -> dict[str, str]:
+        """``settings`` as a dict when this task accepts every name and value; else a :class:`SettingsError`."""
+        accepted = cls.accepted_settings()
+        for name, value in settings.items():
+            if name not in accepted:
+                valid = ", ".join(sorted(accepted)) or "none"
+                raise SettingsError(f"{spec.id}: unknown setting '{name}'{_did_you_mean(name, sorted(accepted))} "
+                                    f"(settings of {spec.id}: {valid})")
+            check = accepted[name].check
+            if check is not None:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise SettingsError(f"{spec.id}: setting {name}={value!r}: {exc}") from None
+        return dict(settings)
 
     # -- what subclasses implement ---------------------------------------------------------------------------
 

@@ -147,6 +147,86 @@ def test_two_plugins_claiming_one_id_is_an_error_naming_both(site, run_cli, cli_
     assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
 
 
+TWIN_ALIAS = """
+from biobench_core import BackboneSpec, hookimpl
+
+@hookimpl
+def biobench_backbones():
+    yield BackboneSpec(id="good/gamma", factory="twin_plugin:x", aliases=("good/beta",))
+"""
+
+
+def test_short_names_and_aliases_obey_the_collision_rule(site, run_cli, monkeypatch):
+    write_distribution(site, "biobench-twin", {"twin_plugin": TWIN}, {"good": "twin_plugin"}, version="9.9")
+    write_distribution(site, "biobench-twinalias", {"twinalias_plugin": TWIN_ALIAS.replace("twin_plugin", "x")},
+                       {"good": "twinalias_plugin"}, version="2.0")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good,biobench-twin,biobench-twinalias")
+    import biobench_core
+    from biobench_core.plugins import PluginError
+
+    for name in ("good/alpha", "alpha"):  # the full id and its short name: both refused, naming both
+        with pytest.raises(PluginError, match="'good/alpha' is claimed by biobench-good 1.2.3 and biobench-twin 9.9"):
+            biobench_core.resolve_backbone(name)
+    for name in ("good/beta", "beta"):  # an alias claimed twice, and its short name
+        with pytest.raises(PluginError, match="'good/beta' is claimed by biobench-good 1.2.3 and "
+                                              "biobench-twinalias 2.0"):
+            biobench_core.resolve_backbone(name)
+    assert biobench_core.resolve_backbone("beta-2").id == "good/beta-2"  # the id behind the alias is not claimed twice
+    assert biobench_core.resolve_backbone("gamma").id == "good/gamma"
+    proc = run_cli("run", "--backbone", "alpha", "--task", "good/newt", site=site,
+                   env={"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"})
+    assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr, proc.stderr
+    proc = run_cli("backbones", "alpha", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"})
+    assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+BAD_METRIC = """
+from biobench_core import TaskSpec, hookimpl
+
+@hookimpl
+def biobench_tasks():
+    yield TaskSpec(id="badmetric/ok", factory="badmetric_plugin:x", metric="balanced-accuracy")
+    yield TaskSpec(id="badmetric/typo", factory="badmetric_plugin:x", metric="accurracy")
+"""
+
+OWN_METRIC = """
+from biobench_core import TaskSpec, hookimpl
+
+@hookimpl
+def biobench_tasks():
+    yield TaskSpec(id="ownmetric/t", factory="ownmetric_plugin:x", metric="ownmetric_plugin.metrics:top5")
+    yield TaskSpec(id="ownmetric/u", factory="ownmetric_plugin:x", metric="macro-f1")
+"""
+
+
+def test_a_spec_naming_an_unknown_metric_fails_its_plugin_at_discovery(site, run_cli, cli_json, monkeypatch):
+    write_distribution(site, "biobench-badmetric", {"badmetric_plugin": BAD_METRIC}, {"badmetric": "badmetric_plugin"})
+    write_distribution(site, "biobench-ownmetric", {"ownmetric_plugin": OWN_METRIC}, {"ownmetric": "ownmetric_plugin"})
+    env = {"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-badmetric,biobench-ownmetric"}
+    records = {r["name"]: r for r in cli_json("plugins", site=site, env=env)["plugins"]}
+    bad = records["biobench-badmetric"]
+    assert bad["status"] == "failed"
+    assert "badmetric/typo" in bad["error"] and "accurracy" in bad["error"] and "'accuracy'" in bad["error"]
+    assert records["biobench-ownmetric"]["status"] == "ok"  # a module:attr metric is well formed
+    assert records["biobench-good"]["status"] == "ok"
+    ids = {t["id"] for t in cli_json("tasks", site=site, env=env)}
+    assert ids == {"good/newt", "ownmetric/t", "ownmetric/u"}
+
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", env["BIOBENCH_LOAD_PLUGINS"])
+    import biobench_core
+    from biobench_core.plugins import PluginError
+
+    with pytest.raises(PluginError, match="plugin biobench-badmetric 1.0 .* is failed: .*accurracy"):
+        biobench_core.resolve_task("badmetric/typo")
+
+    proc = run_cli("plugins", "validate", "biobench-badmetric", site=site)
+    assert proc.returncode == 1
+    assert "accurracy" in proc.stdout and "badmetric/typo" in proc.stdout, proc.stdout
+
+
 def test_strict_mode_turns_any_failure_into_an_error(site, run_cli):
     proc = run_cli("backbones", site=site, env={"BIOBENCH_LOAD_PLUGINS": FAKES, "BIOBENCH_STRICT_PLUGINS": "1"})
     assert proc.returncode == 1

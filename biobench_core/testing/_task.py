@@ -31,11 +31,12 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
                n_load: int = 3, feature_dim: int = 16, evaluate: bool = True) -> Report:
     """Build ``task_id`` (through the current registry) and check it; return a :class:`Report`.
 
-    Checks: both splits are non-empty lists of ``Example``; ids are unique, disjoint across splits and stable
-    across two calls; labels are ints and every test label occurs in train; ``load()`` returns a PIL image (or a
-    non-empty list of frames) for the first ``n_load`` examples of each split; ``manifest()`` is stable; and
-    ``evaluate()`` on random features (``SplitFeatures``, one row per example) returns one finite score per test
-    example, with
+    Checks: the task declares its settings as :class:`~biobench_core.tasks.Setting` objects and refuses an
+    unknown one with a ``SettingsError`` (so a typo is never silently ignored); both splits are non-empty lists
+    of ``Example``; ids are unique, disjoint across splits and stable across two calls; labels are ints and every
+    test label occurs in train; ``load()`` returns a PIL image (or a non-empty list of frames) for the first
+    ``n_load`` examples of each split; ``manifest()`` is stable; and ``evaluate()`` on random features
+    (``SplitFeatures``, one row per example) returns one finite score per test example, with
     the test ids in order, also when one test example is missing (as when its image fails to decode).
     """
     from PIL import Image
@@ -50,7 +51,9 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
         report.fail("load", f"load_task({task_id!r}, data={data!r}) raised {_last_line(exc)}")
         return report
     report.subject = task.spec.id
-    report.ok_("load", f"{type(task).__name__} (probe {task.probe}, metric {task.metric})")
+    accepted = _check_settings(report, task, task_id, data, settings)
+    report.ok_("load", f"{type(task).__name__} (probe {task.probe}, metric {task.metric}"
+                       + (f"; settings {accepted}, an unknown one refused)" if accepted is not None else ")"))
 
     splits: dict[str, list[Any]] = {}
     for split in ("train", "test"):
@@ -133,6 +136,45 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
         return report
     _check_evaluate(report, task, train, test, feature_dim)
     return report
+
+
+#: A setting name no task declares: building a task with it must fail.
+UNKNOWN_SETTING = "biobench-kit-unknown-setting"
+
+
+def _check_settings(report: Report, task: Any, task_id: str, data: str | Path | None,
+                    settings: dict[str, str] | None) -> str | None:
+    """The declared settings are ``Setting`` objects, and building the task with an unknown one is refused.
+
+    Failures are ``settings`` checks; on success, returns the accepted names for the ``load`` check's message.
+    """
+    from biobench_core.catalog import load_task
+    from biobench_core.tasks import Setting, SettingsError
+
+    try:
+        accepted = type(task).accepted_settings()
+    except Exception as exc:  # noqa: BLE001
+        report.fail("settings", f"accepted_settings() raised {_last_line(exc)}; settings_schema must map names "
+                                f"to Setting(description, check)")
+        return None
+    bad = sorted(name for name, setting in accepted.items()
+                 if not isinstance(name, str) or not isinstance(setting, Setting) or not setting.description)
+    if bad:
+        report.fail("settings", f"settings_schema entries {bad} are not Setting(description, check) with a "
+                                f"description")
+    try:
+        load_task(task_id, data, {**(settings or {}), UNKNOWN_SETTING: "1"})
+    except SettingsError:
+        pass
+    except Exception as exc:  # noqa: BLE001
+        report.fail("settings", f"an unknown setting raised {_last_line(exc)}, not SettingsError; call "
+                                f"super().__init__(spec, data, settings) before reading any data")
+        return None
+    else:
+        report.fail("settings", f"an unknown setting ({UNKNOWN_SETTING}=1) was accepted silently; pass the "
+                                f"settings to Task.__init__, which checks them against settings_schema")
+        return None
+    return None if bad else ", ".join(sorted(accepted)) or "none"
 
 
 def _check_evaluate(report: Report, task: Any, train: list[Any], test: list[Any], dim: int) -> None:

@@ -8,54 +8,89 @@ Two layouts, paths relative to the data folder ``DIR``::
 ``labels.csv`` wins when both are present. Ids are the relative paths (``train/cat/001.jpg``); classes are
 sorted by name to give label indices. Every problem with the data is a one-line :class:`TaskDataError` that
 names the file, folder, row or column, raised when the task is built (a corrupt image, when it is loaded).
+
+A path in ``labels.csv`` must stay inside ``DIR`` as written (no ``../`` out of it, no absolute path; links
+inside ``DIR`` may point anywhere) unless the task is given ``--set allow_outside=true``. One image file may
+appear only once: the same file in train and test is refused, naming both rows or files, however it is reached
+(``./imgs/../imgs/x.jpg``, a symbolic link, a hard link). In the folder layout, a class folder that holds the
+same files as another (a linked class folder) is a warning, since its images count in both classes.
+
+Images are decoded by :func:`biobench_core.images.load_image`: upright, 8-bit RGB, 16-bit and float images
+scaled by their range, very large JPEGs decoded at reduced size; see that module for the rules.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import stat
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from biobench_core.specs import TaskSpec
-from biobench_core.tasks import SPLITS, Example, Task, TaskDataError
+from biobench_core.tasks import SPLITS, Example, Setting, Task, TaskDataError
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["ImageFolderTask", "IMAGE_EXTENSIONS", "load_rgb"]
+__all__ = ["ImageFolderTask", "ImageFolderWarning", "IMAGE_EXTENSIONS", "load_rgb"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 LABELS_CSV = "labels.csv"
 REQUIRED_COLUMNS = ("path", "label", "split")
 
 
+class ImageFolderWarning(UserWarning):
+    """The data folder is usable but probably not what was meant (e.g. a class folder linked to another)."""
+
+
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode ``path`` fully, upright (EXIF orientation applied) and in RGB; failures name the file."""
-    from PIL import Image, ImageOps
+def _flag(value: str) -> bool:
+    """A :attr:`Setting.check` for true/false (also yes/no, on/off, 1/0)."""
+    word = value.strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("expected true or false")
 
+
+def _inside(root: Path, path: Path) -> bool:
+    """Whether ``path`` stays in ``root`` as written (``..`` resolved lexically; links are not followed)."""
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now, so a truncated file fails here and not later in a worker
-            try:
-                img = ImageOps.exif_transpose(img)
-            except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good image
-                pass
-            return img.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise TaskDataError(f"{path}: cannot decode image: {type(exc).__name__}: {exc}") from exc
+        return os.path.commonpath([os.path.normpath(root), os.path.normpath(path)]) == os.path.normpath(root)
+    except ValueError:  # Windows: another drive
+        return False
+
+
+def _identity(st: os.stat_result, path: Path) -> object:
+    """What makes two paths the same file: device and inode (links followed), else the resolved path."""
+    return (st.st_dev, st.st_ino) if st.st_ino else os.path.realpath(path)
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode ``path`` now, upright and as 8-bit RGB (:func:`biobench_core.images.load_image`); failures name it."""
+    from biobench_core.images import load_image
+
+    return load_image(path)
 
 
 class ImageFolderTask(Task):
     """Images of ``DIR/{train,test}/<class>/`` or listed in ``DIR/labels.csv``; see the module docstring."""
 
+    settings_schema = {
+        "allow_outside": Setting("accept labels.csv paths outside the data folder (../, absolute paths): "
+                                 "true or false (default false)", check=_flag),
+    }
+
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
         super().__init__(spec, data, settings)
         assert self.data is not None  # the base class refuses a missing folder (spec.needs_data)
+        self.allow_outside = _flag(self.settings.get("allow_outside", "false"))
         self.root = self.data.absolute()
         if not any(self.root.iterdir()):
             raise TaskDataError(f"{self.root}: data folder is empty: expected train/<class>/* and test/<class>/*, "
@@ -89,7 +124,36 @@ class ImageFolderTask(Task):
                         if _is_image(path):
                             example_id = path.relative_to(self.root).as_posix()
                             rows.append((example_id, entry.name, split, None, path, str(entry)))
+        self._check_folder_twins(rows)
         return rows
+
+    def _check_folder_twins(self, rows: list[tuple[str, str, str, str | None, Path, str]]) -> None:
+        """One file in train and test is an error; one file in two classes (a linked class folder), a warning."""
+        first: dict[object, tuple[str, str, str]] = {}  # file identity -> (split, class, id) of its first listing
+        twins: dict[tuple[str, str, str], int] = {}  # (split, class, class of the first listing) -> count
+        for example_id, name, split, _, path, _ in rows:
+            try:
+                key = _identity(os.stat(path), path)
+            except OSError:
+                continue  # a broken link: reported by name when it is loaded
+            if key not in first:
+                first[key] = (split, name, example_id)
+                continue
+            first_split, first_class, first_id = first[key]
+            if first_split != split:
+                raise TaskDataError(f"{self.root}: the same image is in train and test: {first_id} and {example_id} "
+                                    f"are one file (a link?); remove one of them")
+            twins[(split, name, first_class)] = twins.get((split, name, first_class), 0) + 1
+        for (split, name, first_class), count in twins.items():
+            folder = self.root / split / name
+            images = f"{count} image{'s' * (count != 1)}"
+            if name == first_class:
+                message = f"{folder}: {images} of class '{name}' appear twice under different names (links?)"
+            else:
+                link = f" (a link to {os.path.realpath(folder)})" if folder.is_symlink() else ""
+                message = (f"{folder}{link}: {images} of class '{name}' are the same files as images of class "
+                           f"'{first_class}' ({self.root / split / first_class}): they count in both classes")
+            warnings.warn(message, ImageFolderWarning, stacklevel=4)
 
     def _read_csv(self, csv_path: Path) -> list[tuple[str, str, str, str | None, Path, str]]:
         try:
@@ -108,7 +172,8 @@ class ImageFolderTask(Task):
             raise TaskDataError(f"{csv_path}: cannot read: {type(exc).__name__}: {exc}") from exc
 
         rows = []
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[int, str, str]] = {}  # id -> (row, path as written, split)
+        files: dict[object, tuple[int, str, str]] = {}  # file identity -> (row, path as written, split)
         for row_number, record in records:
             if not any(cell.strip() for cell in record):
                 continue  # blank line
@@ -124,12 +189,33 @@ class ImageFolderTask(Task):
             if split not in SPLITS:
                 raise TaskDataError(f"{where}: unknown split '{cell['split']}' (expected 'train' or 'test')")
             example_id = PurePosixPath(cell["path"].replace("\\", "/")).as_posix()
-            if example_id in seen:
-                raise TaskDataError(f"{where}: duplicate path {cell['path']} (first listed in row {seen[example_id]})")
-            seen[example_id] = row_number
             path = self.root / example_id
-            if not path.is_file():
-                raise TaskDataError(f"{where}: file not found: {path}")
+            if not self.allow_outside and not _inside(self.root, path):
+                raise TaskDataError(f"{where}: path {cell['path']} is outside the data folder {self.root}: move the "
+                                    f"image into it, or accept such paths with --set allow_outside=true")
+            both = "; the same image in train and test"
+            if example_id in seen:
+                first_row, first_path, first_split = seen[example_id]
+                alias = f" as {first_path}" if first_path != cell["path"] else ""
+                raise TaskDataError(f"{where}: duplicate path {cell['path']} (first listed in row {first_row}{alias})"
+                                    f"{both if first_split != split else ''}")
+            seen[example_id] = (row_number, cell["path"], split)
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                raise TaskDataError(f"{where}: file not found: {path}") from None
+            except OSError as exc:
+                raise TaskDataError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+            if stat.S_ISDIR(st.st_mode):
+                raise TaskDataError(f"{where}: {path} is a folder, not an image file")
+            if not stat.S_ISREG(st.st_mode):
+                raise TaskDataError(f"{where}: {path} is not a regular file")
+            key = _identity(st, path)
+            if key in files:
+                first_row, first_path, first_split = files[key]
+                raise TaskDataError(f"{where}: {cell['path']} is the same file as {first_path} in row {first_row}"
+                                    f"{both if first_split != split else f'; the same image twice in {split}'}")
+            files[key] = (row_number, cell["path"], split)
             group = cell.get("group") or None
             rows.append((example_id, cell["label"], split, group, path, where))
         return rows

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Task, TaskDataError
+from biobench_core.tasks import Example, Setting, SettingsError, Task, TaskDataError, positive_int
 from biobench_tasks._split import stable_order, stratified_counts, take_stratified
 
 if TYPE_CHECKING:
@@ -109,17 +109,22 @@ def _parse_subset(raw: str | None, n_train: int) -> int | None:
     except ValueError:
         value = 0
     if not 1 <= value <= n_train:
-        raise TaskDataError(f"tasks/animal-silhouettes: setting subset must be an integer in 1..{n_train}, got {raw!r}")
+        raise SettingsError(f"tasks/animal-silhouettes: setting subset={raw!r}: expected an integer in 1..{n_train}")
     return value
 
 
 class AnimalSilhouettes(Task):
     """Animal-MNIST silhouettes with a fixed, stratified 80/20 train/test split.
 
-    Ids are ``silhouette-NNNNN`` (the index in the package's array). ``--setting subset=N`` keeps a stratified,
+    Ids are ``silhouette-NNNNN`` (the index in the package's array). ``--set subset=N`` keeps a stratified,
     deterministic subset of N train and ceil(N/4) test examples; the subsets are nested (subset=100 is contained
     in subset=200).
     """
+
+    settings_schema = {
+        "subset": Setting("a stratified subset of N train and ceil(N/4) test examples (N in 1..8000)",
+                          check=positive_int),
+    }
 
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
         super().__init__(spec, data, settings)

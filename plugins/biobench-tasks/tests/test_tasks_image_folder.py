@@ -217,3 +217,123 @@ def test_conformance_kit(tmp_path):
     check_plugin("biobench-tasks").assert_ok()
     check_task(TASK, data=folder_dataset(tmp_path / "folders")).assert_ok()
     check_task(TASK, data=csv_dataset(tmp_path / "csv")).assert_ok()
+
+
+# -- images the data folder holds, and paths that alias or leave it (issue 8) --------------------------------------
+
+
+def test_16_bit_and_float_images_keep_their_gradient(tmp_path):
+    import numpy as np
+
+    root = folder_dataset(tmp_path / "d")
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (8, 1))
+    Image.fromarray(ramp).save(root / "train" / "ant" / "deep.png")
+    Image.fromarray(ramp).save(root / "train" / "bee" / "deep.tif")
+    Image.fromarray(np.tile(np.linspace(0, 1, 256, dtype=np.float32), (8, 1))).save(root / "train" / "cicada" / "f.tif")
+    task = load_task(TASK, data=root)
+    for example_id in ("train/ant/deep.png", "train/bee/deep.tif", "train/cicada/f.tif"):
+        img = task.load(next(e for e in task.examples("train") if e.id == example_id))
+        row = np.asarray(img)[0, :, 0].astype(int)
+        assert img.mode == "RGB" and row[0] == 0 and row[-1] == 255, example_id
+        assert (np.diff(row) >= 0).all() and (row == 255).mean() < 0.01 and row.mean() > 100, example_id
+
+
+def test_csv_row_pointing_at_a_folder_says_so(tmp_path):
+    root = tmp_path / "d"
+    png(root / "a.png")
+    png(root / "imgs" / "b.png")
+    csv_dataset(root, ["a.png,ant,train", "imgs,ant,test"])
+    message = data_error(tmp_path, root, f"{root / 'labels.csv'} row 2", "is a folder", str(root / "imgs"))
+    assert "not found" not in message
+
+
+@pytest.mark.parametrize("where", ["parent", "absolute", "deep"])
+def test_csv_paths_outside_the_data_folder_are_refused_unless_allowed(tmp_path, where):
+    root = tmp_path / "d"
+    png(root / "a.png")
+    outside = png(tmp_path / "elsewhere" / "b.png")
+    path = {"parent": "../elsewhere/b.png", "absolute": str(outside),
+            "deep": "sub/../../elsewhere/b.png"}[where]
+    (root / "sub").mkdir()
+    csv_dataset(root, ["a.png,ant,train", f"{path},ant,test"])
+    data_error(tmp_path, root, f"{root / 'labels.csv'} row 2", path, "outside the data folder", "allow_outside=true")
+    task = load_task(TASK, data=root, settings={"allow_outside": "true"})
+    (test,) = task.examples("test")
+    assert Path(test.source).resolve() == outside.resolve()
+    assert task.load(test).size == (12, 10)
+    with pytest.raises(TaskDataError, match="outside the data folder"):
+        load_task(TASK, data=root, settings={"allow_outside": "false"})
+
+
+def test_allow_outside_is_a_declared_setting_with_a_checked_value(tmp_path):
+    from biobench_core.tasks import SettingsError
+
+    root = csv_dataset(tmp_path / "d")
+    assert "allow_outside" in load_task(TASK, data=root).accepted_settings()
+    with pytest.raises(SettingsError, match="allow_outside"):
+        load_task(TASK, data=root, settings={"allow_outside": "maybe"})
+
+
+def test_a_dotdot_path_that_stays_inside_is_fine(tmp_path):
+    root = csv_dataset(tmp_path / "d")
+    png(root / "extra" / "z.png")
+    lines = (root / "labels.csv").read_text().splitlines()
+    (root / "labels.csv").write_text("\n".join([*lines, "imgs/../extra/z.png,ant,train"]) + "\n")
+    assert "imgs/../extra/z.png" in {e.id for e in load_task(TASK, data=root).examples("train")}
+
+
+@pytest.mark.parametrize("alias", ["./imgs/../imgs/x.png", "imgs//x.png/.", "link.png", "linked/x.png"])
+def test_csv_same_image_in_train_and_test_is_refused_naming_both_rows(tmp_path, alias):
+    root = tmp_path / "d"
+    png(root / "imgs" / "x.png")
+    png(root / "imgs" / "y.png")
+    (root / "link.png").symlink_to(root / "imgs" / "x.png")
+    (root / "linked").symlink_to(root / "imgs", target_is_directory=True)
+    csv_dataset(root, ["imgs/y.png,ant,train", "imgs/x.png,ant,train", f"{alias},ant,test"])
+    data_error(tmp_path, root, f"{root / 'labels.csv'} row 3", "row 2", "train and test", alias, "imgs/x.png")
+
+
+def test_csv_same_image_twice_in_one_split_is_a_duplicate(tmp_path):
+    root = tmp_path / "d"
+    png(root / "imgs" / "x.png")
+    png(root / "imgs" / "y.png")
+    csv_dataset(root, ["imgs/x.png,ant,train", "imgs/y.png,ant,test", "imgs/../imgs/x.png,bee,train"])
+    data_error(tmp_path, root, f"{root / 'labels.csv'} row 3", "row 1", "same file")
+
+
+def test_folder_same_image_in_train_and_test_is_refused(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    (root / "test" / "ant" / "leak.png").symlink_to(root / "train" / "bee" / "001.png")
+    data_error(tmp_path, root, "train/bee/001.png", "test/ant/leak.png", "train and test")
+
+
+def test_folder_symlinked_test_class_folder_is_refused(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    for path in (root / "test" / "cicada").iterdir():
+        path.unlink()
+    (root / "test" / "cicada").rmdir()
+    (root / "test" / "cicada").symlink_to(root / "train" / "cicada", target_is_directory=True)
+    data_error(tmp_path, root, "train/cicada/000.png", "test/cicada/000.png", "train and test")
+
+
+def test_folder_symlinked_class_folder_warns_of_a_duplicate_class(tmp_path):
+    root = folder_dataset(tmp_path / "d")
+    (root / "train" / "wasp").symlink_to(root / "train" / "bee", target_is_directory=True)
+    with pytest.warns(UserWarning) as record:
+        task = load_task(TASK, data=root)
+    messages = [str(w.message) for w in record if "wasp" in str(w.message)]
+    assert len(messages) == 1, [str(w.message) for w in record]
+    assert "'bee'" in messages[0] and "'wasp'" in messages[0] and str(root / "train" / "wasp") in messages[0]
+    assert "\n" not in messages[0]
+    assert task.class_names == ["ant", "bee", "cicada", "wasp"]  # a warning, not an error
+
+
+def test_large_jpeg_warning_names_the_file(tmp_path, monkeypatch):
+    root = folder_dataset(tmp_path / "d")
+    big = root / "test" / "ant" / "big.jpg"
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(big)
+    task = load_task(TASK, data=root)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000)
+    with pytest.warns(Image.DecompressionBombWarning, match="big.jpg") as record:
+        task.load(next(e for e in task.examples("test") if e.id == "test/ant/big.jpg"))
+    assert all(str(big) in str(w.message) for w in record if w.category is Image.DecompressionBombWarning)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from biobench_core.catalog import list_tasks, load_task, resolve_task
-from biobench_core.tasks import TaskDataError
+from biobench_core.tasks import SettingsError, TaskDataError
 
 needs_data = pytest.mark.skipif(importlib.util.find_spec("animal_mnist") is None,
                                 reason="pip install --no-deps animal-mnist==0.4")
@@ -115,6 +115,29 @@ def test_subset_is_stratified_nested_and_deterministic(task):
 def test_bad_subset_is_a_task_data_error(bad):
     with pytest.raises(TaskDataError, match="subset"):
         load_task(TASK, settings={"subset": bad})
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"subsett": "5"}, "unknown setting 'subsett'; did you mean 'subset'? (settings of tasks/animal-silhouettes: "
+                       "probe, subset)"),
+    ({"subset": "ten"}, "setting subset='ten': expected an integer >= 1"),
+])
+def test_settings_are_refused_before_the_data_is_read(monkeypatch, settings, message):
+    from biobench_tasks import silhouettes
+
+    def no_data(*args):
+        raise AssertionError("read the data before checking the settings")
+
+    monkeypatch.setattr(silhouettes, "data_dir", no_data)
+    with pytest.raises(SettingsError) as info:
+        load_task(TASK, settings=settings)
+    assert message in str(info.value)
+
+
+@needs_data
+def test_subset_above_the_train_size_is_a_settings_error():
+    with pytest.raises(SettingsError, match=r"subset='8001': expected an integer in 1\.\.8000"):
+        load_task(TASK, settings={"subset": "8001"})
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
