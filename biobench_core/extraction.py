@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from biobench_core.images import HighBitDepthWarning, was_scaled
 from biobench_core.interfaces import VisionBackbone, check_encoded
 from biobench_core.tasks import Example, SplitFeatures, Task, TaskDataError
 
@@ -38,6 +39,7 @@ class ExtractionResult:
     skipped: list[str]  # names of the files (or ids) that could not be decoded
     n_images: int  # frames encoded (== examples for image tasks)
     seconds: float
+    n_converted: int = 0  # frames encoded that were scaled to 8 bits from a higher bit depth (biobench_core.images)
 
     @property
     def images_per_second(self) -> float:
@@ -77,7 +79,7 @@ class _Decoded(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None, int]:
         example = self.examples[index]
         name = example.source or example.id
         in_main_process = torch.utils.data.get_worker_info() is None
@@ -89,29 +91,31 @@ class _Decoded(torch.utils.data.Dataset):
             frames = loaded if isinstance(loaded, list) else [loaded]
             if not frames:
                 raise TaskDataError("no frames")
+            scaled = sum(was_scaled(frame) for frame in frames)  # before the transform drops the PIL mark
             pixels = torch.stack([self.transform(frame) for frame in frames])
         except Exception as exc:  # noqa: BLE001 - any decoder error is reported with the file's name
             message = f"{name}: cannot decode image: {type(exc).__name__}: {exc}"
             if self.on_bad_image == "fail":
                 raise TaskDataError(message) from exc
-            return index, None, message
+            return index, None, message, 0
         finally:
             if in_main_process and threads > 1:
                 torch.set_num_threads(threads)
-        return index, pixels, None
+        return index, pixels, None, scaled
 
 
-def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]) -> tuple[list[int], torch.Tensor | None,
-                                                                                 list[int], list[str]]:
-    indices, frames, counts, bad = [], [], [], []
-    for index, pixels, error in items:
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None, int]]) -> tuple[list[int], torch.Tensor | None,
+                                                                                      list[int], list[str], int]:
+    indices, frames, counts, bad, n_scaled = [], [], [], [], 0
+    for index, pixels, error, scaled in items:
         if pixels is None:
             bad.append(error or "")
             continue
         indices.append(index)
         frames.append(pixels)
         counts.append(pixels.shape[0])
-    return indices, (torch.cat(frames) if frames else None), counts, bad
+        n_scaled += scaled
+    return indices, (torch.cat(frames) if frames else None), counts, bad, n_scaled
 
 
 def extract(
@@ -152,12 +156,13 @@ def extract(
     feature_chunks: list[np.ndarray] = []
     patch_chunks: list[np.ndarray] = []
     skipped: list[str] = []
-    n_images = 0
+    n_images = n_converted = 0
     bar = tqdm(total=len(examples), desc=f"{backbone.backbone_id} {task.spec.id}:{split}", unit="img",
                disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=False)
     start = time.perf_counter()
     with torch.inference_mode():
-        for indices, pixels, counts, bad in loader:
+        for indices, pixels, counts, bad, n_scaled in loader:
+            n_converted += n_scaled
             for message in bad:
                 warnings.warn(message, BadImageWarning, stacklevel=2)
             skipped.extend(bad)
@@ -192,6 +197,9 @@ def extract(
     if not kept:
         raise TaskDataError(f"{task.spec.id}: no image of the {split} split could be decoded "
                             f"(first error: {skipped[0] if skipped else 'none'})")
+    if n_converted:
+        warnings.warn(f"{task.spec.id}:{split}: {n_converted} high-bit-depth image{'s' * (n_converted != 1)} "
+                      f"scaled to 8 bits by their range (min -> 0, max -> 255)", HighBitDepthWarning, stacklevel=2)
     return ExtractionResult(
         split=SplitFeatures(
             examples=[examples[i] for i in kept],
@@ -201,4 +209,5 @@ def extract(
         skipped=skipped,
         n_images=n_images,
         seconds=seconds,
+        n_converted=n_converted,
     )

@@ -30,7 +30,7 @@ from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataEr
 __all__ = ["LazyBackbone", "SplitInput", "experiment_features", "code_identity", "UncacheableTransformWarning"]
 
 #: Core modules whose code decides the features (decoding order, pooling, dtype handling).
-_CORE_FEATURE_MODULES = ("extraction.py", "interfaces.py", "tasks.py")
+_CORE_FEATURE_MODULES = ("extraction.py", "interfaces.py", "tasks.py", "images.py")
 
 
 class UncacheableTransformWarning(UserWarning):
@@ -174,7 +174,7 @@ def _extract(backbone: LazyBackbone, task: Task, split: str, examples: list[Exam
     result = extract(backbone.get(), task, split, examples, device=backbone.device, dtype=backbone.dtype,
                      need_patches=task.needs_patches, **kwargs)
     meta = {"images_per_second": result.images_per_second, "seconds": result.seconds, "skipped": result.skipped,
-            "n_images": result.n_images}
+            "n_images": result.n_images, "n_converted": result.n_converted}
     if cache is not None and key is not None:
         try:
             cache.put(key, result.split, meta)

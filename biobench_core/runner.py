@@ -97,8 +97,12 @@ def _limited(examples: list[Example], limit: int | None) -> list[Example]:
     return [examples[int(i * step)] for i in range(limit)]
 
 
-def _plan(request: TaskRequest, options: RunOptions, log: Callable[[str], None]) -> PlannedTask:
-    task = load_task(resolve_task(request.id).id, request.data, {**dict(request.settings), **options.settings})
+def _build_task(request: TaskRequest, options: RunOptions) -> Task:
+    """The task with its settings checked (unknown names and bad values are refused here, before any work)."""
+    return load_task(resolve_task(request.id).id, request.data, {**dict(request.settings), **options.settings})
+
+
+def _plan(task: Task, options: RunOptions, log: Callable[[str], None]) -> PlannedTask:
     inputs = {}
     for split in SPLITS:
         examples = _limited(list(task.examples(split)), options.limit)
@@ -134,8 +138,10 @@ def run_matrix(
     device = pick_device(options.device)
     if (options.results_dir / DB_NAME).exists():
         ResultsStore(options.results_dir).close()
-    backbone_specs = [(resolve_backbone(b), w, weights_key(w)) for b, w in backbones]
-    planned = [_plan(request, options, log) for request in tasks]
+    built = [_build_task(request, options) for request in tasks]
+    resolved = [(resolve_backbone(b), w) for b, w in backbones]
+    backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
+    planned = [_plan(task, options, log) for task in built]
     cache = FeatureCache(options.cache_dir) if options.use_cache else None
     summary = RunSummary()
     with ResultsStore(options.results_dir) as store:
