@@ -16,6 +16,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_core  # noqa: E402
+import bench_identity  # noqa: E402
+import bench_leaderboard  # noqa: E402
 import bench_probes  # noqa: E402
 
 
@@ -43,18 +45,26 @@ def main() -> int:
     print(bench_core.to_markdown(core), flush=True)
     probes = bench_probes.run(quick=args.quick)
     print(bench_probes.to_markdown(probes), flush=True)
+    identity = bench_identity.run(quick=args.quick)
+    print(bench_identity.to_markdown(identity), flush=True)
+    board = bench_leaderboard.run(quick=args.quick)
+    print(bench_leaderboard.to_markdown(board), flush=True)
     text = (
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
         f"{machine()}.\n\nEvery figure is a ratio of two timings from the same run on the same machine.\n\n"
         "## Core: listing, extraction, cache, dtype\n\n" + bench_core.to_markdown(core) + "\n\n"
         "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
+        "## Cache identity\n\n`python benchmarks/bench_identity.py`: the code identity of a backbone's plugin, computed "
+        "on every cache lookup (target under 50 ms).\n\n" + bench_identity.to_markdown(identity) + "\n\n"
+        "## Leaderboard statistics\n\n`python benchmarks/bench_leaderboard.py` (sizes: its docstring).\n\n"
+        + bench_leaderboard.to_markdown(board) + "\n\n"
         "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
         "a CUDA GPU and skips cleanly without one; the last measurement on an H200 is in RESULTS-gpu.md.\n"
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in core if not r["ok"]]
+    missed = [r["figure"] for r in core + board if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)
     return 0

@@ -64,9 +64,12 @@ def bootstrap_interval(
     values = np.asarray(scores, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
         raise ValueError("need a non-empty 1-D sequence of scores")
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, values.size, size=(n_resamples, values.size))
-    stats = _STATISTICS[statistic](values[index], axis=1)  # one statistic per resample (axis 1 = examples)
+    from biobench_core.stats import resample_index
+
+    # One seeded stream of (n_resamples, n) positions, drawn in chunks of rows so memory stays bounded; the draws
+    # do not depend on the chunk size.
+    stats = np.concatenate([_STATISTICS[statistic](values[index], axis=1)  # one statistic per resample
+                            for index in resample_index(values.size, n_resamples, seed)])
     alpha = (100 - confidence) / 2
     low, high = np.percentile(stats, [alpha, 100 - alpha])
     return float(low), float(high)

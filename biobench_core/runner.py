@@ -186,21 +186,10 @@ def _debug() -> bool:
 
 
 def _describe(record: ExperimentRecord) -> str:
-    """The ``done`` line: the task's metric with the same 95% interval the report shows for it."""
-    import numpy as np
+    """The ``done`` line: the task's metric with exactly the 95% interval the report shows for it."""
+    from biobench_core.leaderboard import cell_interval
 
-    from biobench_core import stats
-    from biobench_core.leaderboard import N_RESAMPLES, SEED, interval
-    from biobench_core.metrics import is_proportion, metric_replicates
-
-    y_true = [info.get("label", 0) for _, _, info in record.examples]
-    y_pred = [info.get("pred", 0) for _, _, info in record.examples]
-    scores = [s for _, s, _ in record.examples]
-    replicates = None
-    if not is_proportion(record.metric, scores if record.metric == "mean" else None):
-        replicates = np.concatenate([metric_replicates(record.metric, y_true, y_pred, scores, index)
-                                     for index in stats.resample_index(len(scores), N_RESAMPLES, SEED)])
-    low, high, method = interval(record.metric, y_true, y_pred, scores, replicates)
+    low, high, method = cell_interval(record)
     text = f"{record.metric} {record.score:.3f} (95% {method} CI {low:.3f}-{high:.3f}, n={len(record.examples)}"
     if record.n_skipped:
         text += f", {record.n_skipped} undecodable images skipped, those in test count as wrong"

@@ -95,3 +95,15 @@ def test_git_hash_inside_a_checkout(tmp_path):
                     "--allow-empty", "-m", "x"], check=True)
     commit = get_git_hash(tmp_path)
     assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)
+
+
+def test_chunked_resampling_gives_the_unchunked_interval(monkeypatch):
+    from biobench_core import stats as bb_stats
+
+    scores = np.random.default_rng(6).normal(size=3000)
+    rng = np.random.default_rng(11)
+    index = rng.integers(0, scores.size, size=(500, scores.size))  # the documented draw, all at once
+    expected = tuple(float(v) for v in np.percentile(scores[index].mean(axis=1), [2.5, 97.5]))
+    monkeypatch.setattr(bb_stats, "CHUNK_ELEMENTS", 7 * scores.size)  # 7 resamples per chunk
+    assert bootstrap_interval(scores, n_resamples=500, seed=11) == expected
+    assert _report(scores).get_confidence_interval(seed=11) == expected
