@@ -11,9 +11,13 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from biobench_core import __version__
+from biobench_core.config import OPTION_CHOICES as RUN_CHOICES
+from biobench_core.config import OPTION_DEFAULTS as RUN_DEFAULTS
+from biobench_core.config import OPTION_MINIMUM as RUN_MINIMUM
 from biobench_core.errors import one_line
 
 EXIT_FAILURE = 1
@@ -124,12 +128,10 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-#: ``run`` options a config file may set too. Their flags default to ``None`` (not given), so a flag given on the
-#: command line always wins over the config, even when it equals the default; these defaults apply last.
-RUN_DEFAULTS = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": 32, "workers": 1,
-                "limit": None, "on_bad_image": "skip"}
-RUN_CHOICES = {"device": ("auto", "cpu", "cuda"), "dtype": ("fp32", "bf16", "fp16"), "on_bad_image": ("skip", "fail")}
-RUN_MINIMUM = {"batch_size": 1, "workers": 0, "limit": 1}
+#: ``run`` options a config file may set too (:data:`RUN_DEFAULTS`, :data:`RUN_CHOICES` and :data:`RUN_MINIMUM`
+#: come from :mod:`biobench_core.config`, which checks the file's values). Their flags default to ``None`` (not
+#: given), so a flag given on the command line always wins over the config, even when it equals the default; the
+#: defaults apply last.
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -147,24 +149,16 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _config_option(name: str, value: Any, path: str) -> Any:
-    """A run option read from the config file ``path``, checked as its flag would be."""
-    where = f"{path}: {name} = {value!r}"
-    if name in RUN_CHOICES and value not in RUN_CHOICES[name]:
-        raise UsageError(f"{where}: expected one of {', '.join(RUN_CHOICES[name])}")
-    if name in RUN_MINIMUM and (isinstance(value, bool) or not isinstance(value, int) or value < RUN_MINIMUM[name]):
-        raise UsageError(f"{where}: expected an integer >= {RUN_MINIMUM[name]}")
-    if name == "results" and not isinstance(value, str):
-        raise UsageError(f"{where}: expected a folder name")
-    return value
+def _given_run_options(args: argparse.Namespace) -> set[str]:
+    """The run options given on the command line: they win, so the config file's values for them are not used."""
+    return {name for name in RUN_DEFAULTS if getattr(args, name) is not None}
 
 
-def _merge_run_options(args: argparse.Namespace, options: dict[str, Any], path: str | None) -> None:
-    """Fill each run option not given on the command line from the config, else from :data:`RUN_DEFAULTS`."""
+def _merge_run_options(args: argparse.Namespace, options: dict[str, Any]) -> None:
+    """Fill each run option not given on the command line from the (checked) config, else from the defaults."""
     for name, default in RUN_DEFAULTS.items():
-        if getattr(args, name) is not None:
-            continue
-        setattr(args, name, _config_option(name, options[name], str(path)) if name in options else default)
+        if getattr(args, name) is None:
+            setattr(args, name, options.get(name, default))
 
 
 def _backbone_weights(backbones: list[str], weights: list[str]) -> list[tuple[str, str | None]]:
@@ -179,13 +173,11 @@ def _backbone_weights(backbones: list[str], weights: list[str]) -> list[tuple[st
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from biobench_core.catalog import resolve_task
     from biobench_core.config import RunConfig, TaskRequest, load_config
 
-    config = load_config(args.config) if args.config else RunConfig([], [], {})
-    _merge_run_options(args, config.options, args.config)
+    config = load_config(args.config, overridden=_given_run_options(args)) if args.config else RunConfig([], [], {})
+    _merge_run_options(args, config.options)
     backbones = config.backbones + _backbone_weights(args.backbone, args.weights)
     requests = list(config.tasks) + [TaskRequest(t) for t in args.task]
     if not backbones or not requests:
@@ -213,21 +205,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from biobench_core.leaderboard import build_leaderboard, render
     from biobench_core.store import ResultsStore
 
+    if args.out:
+        _check_out(Path(args.out))
     with ResultsStore(args.results, readonly=True) as store:
         board = build_leaderboard(store.experiments(include_not_comparable=args.all))
     text = render(board, args.format)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        try:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            print(f"biobench report: error: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a file (it is a folder, or a file stands where a folder must be)."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name, e.g. {out / 'report.txt'}")
+    for folder in out.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageError(f"--out {out}: {folder} is a file, not a folder")
+            return
 
 
 def _kit():  # noqa: ANN202 - a module

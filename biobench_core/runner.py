@@ -11,6 +11,7 @@ experiment (a backbone returning NaN, a broken plugin, a metric that raises) is 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import os
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 
 from biobench_core.cache import FeatureCache
 from biobench_core.catalog import load_task, resolve_backbone, resolve_task
-from biobench_core.config import TaskRequest
+from biobench_core.config import ConfigError, TaskRequest
 from biobench_core.errors import one_line
 from biobench_core.feature_source import LazyBackbone, SplitInput, experiment_features
 from biobench_core.provenance import device_name, peak_memory_mb, versions
@@ -31,7 +32,8 @@ from biobench_core.report_model import get_git_hash
 from biobench_core.store import DB_NAME, ExperimentKey, ExperimentRecord, ResultsStore
 from biobench_core.tasks import SPLITS, Example, Task
 
-__all__ = ["RunOptions", "RunSummary", "run_matrix", "weights_label", "weights_key"]
+__all__ = ["RunOptions", "RunSummary", "run_matrix", "weights_label", "weights_key", "check_weights_choice",
+           "WeightsChoiceError"]
 
 PRETRAINED = "pretrained"
 
@@ -52,6 +54,27 @@ def weights_key(weights: str | None) -> str:
 
         return f"{label}#sha256:{file_digest(label)[:16]}"
     return label
+
+
+#: The weights keywords every backbone accepts; plugins may document more (``hf-hub:org/repo``, ``random:seed=3``).
+WEIGHTS_KEYWORDS = (PRETRAINED, "random")
+
+
+class WeightsChoiceError(ConfigError):
+    """A weights value that is no file and looks like a misspelt keyword; a usage error (exit 2)."""
+
+
+def check_weights_choice(weights: str | None) -> None:
+    """Refuse a weights value that is neither an existing path nor a keyword but close to one (``pretraned``).
+
+    Only a plain word is judged: anything with a digit, ``:``, ``/``, ``-`` or ``.`` is a plugin's own value or a
+    path, and is left to the plugin.
+    """
+    if not weights or weights in WEIGHTS_KEYWORDS or not weights.isalpha() or os.path.exists(weights):
+        return
+    close = difflib.get_close_matches(weights.lower(), WEIGHTS_KEYWORDS, n=1, cutoff=0.75)
+    if close:
+        raise WeightsChoiceError(f"--weights {weights!r} is neither a file nor a keyword; did you mean {close[0]!r}?")
 
 
 @dataclasses.dataclass
@@ -131,6 +154,8 @@ def run_matrix(
     """
     from biobench_core.extraction import pick_device
 
+    for _, weights in backbones:  # a misspelt keyword would otherwise be "weights file not found", much later
+        check_weights_choice(weights)
     # Resolve every id, hash every weights file and build every task (validating its settings) before loading
     # any model: a typo or a missing data folder fails in milliseconds, not after an hour of extraction.
     # An existing store is checked first (a corrupt or newer store stops here); a new one is created only once
@@ -138,8 +163,8 @@ def run_matrix(
     device = pick_device(options.device)
     if (options.results_dir / DB_NAME).exists():
         ResultsStore(options.results_dir).close()
-    built = [_build_task(request, options) for request in tasks]
     resolved = [(resolve_backbone(b), w) for b, w in backbones]
+    built = [_build_task(request, options) for request in tasks]
     backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
     planned = [_plan(task, options, log) for task in built]
     cache = FeatureCache(options.cache_dir) if options.use_cache else None

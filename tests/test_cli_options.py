@@ -98,16 +98,35 @@ def test_a_bad_number_names_its_flag(capsys, captured, flag, value, expected):
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ('batch_size = 0', "batch_size = 0: expected an integer >= 1"),
-    ('workers = -1', "workers = -1: expected an integer >= 0"),
-    ('limit = "5"', "limit = '5': expected an integer >= 1"),
-    ('dtype = "bf17"', "dtype = 'bf17': expected one of fp32, bf16, fp16"),
+    ('batch_size = 0', "1: batch_size = 0: expected an integer >= 1"),
+    ('workers = -1', "1: workers = -1: expected an integer >= 0"),
+    ('limit = "5"', "1: limit = '5': expected an integer >= 1"),
+    ('dtype = "bf17"', "1: dtype = 'bf17': expected one of fp32, bf16, fp16"),
+    ('batch_size = "4"', "1: batch_size = '4': expected an integer >= 1"),
+    ('batch_size = 4.5', "1: batch_size = 4.5: expected an integer >= 1"),
+    ('dtype = "fp8"', "1: dtype = 'fp8': expected one of fp32, bf16, fp16"),
+    ('device = "tpu"', "1: device = 'tpu': expected one of auto, cpu, cuda"),
+    ('on_bad_image = "ignore"', "1: on_bad_image = 'ignore': expected one of skip, fail"),
+    ('\n# the dtype\ndtyp = "bf16"', "3: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], "),
+    ('[[backbone]]\nid = "a/b"\nwieghts = "random"',
+     "3: [[backbone]] 1: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights)"),
+    ('[[task]]\nid = "tasks/image-folder"\nsetings = { probe = "knn" }',
+     "3: [[task]] 1: unknown key 'setings'; did you mean 'settings'? (expected id, data, settings)"),
 ])
-def test_a_bad_config_value_names_the_file_and_key(tmp_path, in_process, captured, line, message):
+def test_a_bad_config_value_names_the_file_line_and_key(tmp_path, in_process, captured, line, message):
     config = _config(tmp_path, line)
     proc = in_process("run", "--config", config)
     assert proc.returncode == 2
-    assert f"c.toml: {message}" in proc.stderr
+    assert proc.stderr.startswith(f"biobench run: error: {config}:{message}"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "options" not in captured
+
+
+def test_a_config_error_in_a_backbone_is_found_before_the_flags_are_used(tmp_path, in_process, captured):
+    config = _config(tmp_path, '[[backbone]]\nid = 3')
+    proc = in_process("run", "--config", config, "--backbone", "x/y", "--task", "image-folder")
+    assert proc.returncode == 2
+    assert f"{config}:2: [[backbone]] 1: id = 3: expected a non-empty string" in proc.stderr
     assert "options" not in captured
 
 
@@ -165,3 +184,99 @@ def test_a_bad_setting_in_the_config_file_is_refused_too(marker_site, in_process
     assert proc.returncode == 2, proc.stderr
     assert "setting probe='svn': expected one of" in proc.stderr and "did you mean 'svm'?" in proc.stderr
     assert not marker_site["marker"].exists()
+
+
+# -- weights, device, results and --out: refused in words, before any work ---------------------------------------
+
+
+@pytest.mark.parametrize(("weights", "keyword"), [("pretraned", "pretrained"), ("Pretrained", "pretrained"),
+                                                  ("randon", "random"), ("ranodm", "random")])
+def test_a_misspelt_weights_keyword_is_refused_with_a_suggestion(marker_site, in_process, weights, keyword):
+    proc = in_process("run", "--backbone", "marker/net", "--weights", weights, "--task", "image-folder", "--data",
+                      f"image-folder={marker_site['data']}", "--results", str(marker_site["results"]), "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (f"biobench run: error: --weights {weights!r} is neither a file nor a keyword; "
+                           f"did you mean {keyword!r}?\n")
+    assert not marker_site["marker"].exists()
+    assert not marker_site["results"].exists()
+
+
+def test_a_misspelt_weights_keyword_in_the_config_is_refused_too(marker_site, in_process, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(f'[[backbone]]\nid = "marker/net"\nweights = "pretraned"\n\n[[task]]\n'
+                      f'id = "tasks/image-folder"\ndata = "{marker_site["data"]}"\n')
+    proc = in_process("run", "--config", str(config), "--results", str(marker_site["results"]), "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    assert "'pretraned' is neither a file nor a keyword; did you mean 'pretrained'?" in proc.stderr
+    assert not marker_site["marker"].exists()
+
+
+def test_weights_the_plugin_documents_or_an_existing_file_are_not_refused(tmp_path, monkeypatch):
+    from biobench_core.runner import check_weights_choice
+
+    for weights in (None, "", "pretrained", "random", "random:seed=3", "hf-hub:org/repo", "pretrained-v2",
+                    "laion2b_s34b_b79k", "weights.pt"):
+        check_weights_choice(weights)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pretraned").write_bytes(b"a file by that name")
+    check_weights_choice("pretraned")
+
+
+def test_cuda_without_a_gpu_leaves_no_results_behind(marker_site, in_process, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    proc = in_process("run", "--backbone", "marker/net", "--task", "image-folder", "--data",
+                      f"image-folder={marker_site['data']}", "--results", str(marker_site["results"]), "--quiet",
+                      "--device", "cuda")
+    assert proc.returncode == 1
+    assert proc.stderr == ("biobench run: error: RuntimeError: --device cuda was asked for, but torch sees no CUDA "
+                           "GPU on this machine\n")
+    assert not marker_site["results"].exists()
+    assert not marker_site["marker"].exists()
+
+
+def test_results_pointing_at_a_file_is_said_in_words(marker_site, in_process):
+    results = marker_site["results"]
+    results.write_text("not a folder")
+    proc = in_process("run", "--backbone", "marker/net", "--task", "image-folder", "--data",
+                      f"image-folder={marker_site['data']}", "--results", str(results), "--quiet")
+    assert proc.returncode == 1
+    assert proc.stderr.endswith(f"results folder {results} is a file, not a folder: pass --results DIR\n")
+    assert "Traceback" not in proc.stderr and "FileExistsError" not in proc.stderr
+    assert not marker_site["marker"].exists()
+    assert results.read_text() == "not a folder"
+
+    proc = in_process("report", "--results", str(results))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1
+    assert f"results folder {results} is a file, not a folder" in proc.stderr
+
+
+@pytest.mark.parametrize("make", ["parent is a file", "grandparent is a file", "out is a folder"])
+def test_report_out_that_cannot_be_a_file_is_said_in_words(tmp_path, in_process, make):
+    from biobench_core.store import ResultsStore
+
+    ResultsStore(tmp_path / "results").close()
+    blocker = tmp_path / "taken"
+    if make == "out is a folder":
+        blocker.mkdir()
+        out, expected = blocker, f"--out {blocker} is a folder; give a file name, e.g. {blocker / 'report.txt'}"
+    else:
+        blocker.write_text("a file")
+        out = blocker / "board.md" if make == "parent is a file" else blocker / "sub" / "board.md"
+        expected = f"--out {out}: {blocker} is a file, not a folder"
+    proc = in_process("report", "--results", str(tmp_path / "results"), "--out", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr == f"biobench report: error: {expected}\n"
+    assert blocker.exists()
+
+
+def test_report_out_creates_missing_folders(tmp_path, in_process):
+    from biobench_core.store import ResultsStore
+
+    ResultsStore(tmp_path / "results").close()
+    out = tmp_path / "a" / "b" / "board.csv"
+    proc = in_process("report", "--results", str(tmp_path / "results"), "--format", "csv", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
