@@ -412,3 +412,14 @@ def test_a_version_1_store_is_upgraded_and_never_mixed(trusty):
     assert [(r["data"] is None, r["n_examples"]) for r in rows] == [(True, 2), (False, 15)]
     board = trusty["report"]()
     assert len({c["column"] for c in board["results"]}) == 2
+
+
+def test_an_unwritable_cache_warns_once_and_the_experiment_finishes(trusty, monkeypatch):
+    blocker = trusty["tmp"] / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("BIOBENCH_CACHE", str(blocker))
+    proc = trusty["run"]("--backbone", "trusty/net")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "cannot write feature cache entry" in line]
+    assert len(warnings) == 1 and "--no-cache" in warnings[0] and "Traceback" not in proc.stderr
+    assert [r["backbone"] for r in _stored(trusty["results"])] == ["trusty/net"]
