@@ -18,7 +18,7 @@ from biobench_core import __version__
 from biobench_core.config import OPTION_CHOICES as RUN_CHOICES
 from biobench_core.config import OPTION_DEFAULTS as RUN_DEFAULTS
 from biobench_core.config import OPTION_MINIMUM as RUN_MINIMUM
-from biobench_core.errors import one_line
+from biobench_core.errors import debug_enabled, one_line
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, never a bare traceback
-        if _debug():
+        if debug_enabled():
             raise
         print(f"biobench {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE if getattr(exc, "exit_code", None) == EXIT_USAGE else EXIT_FAILURE  # e.g. SettingsError
@@ -363,12 +363,6 @@ def _one_line_warnings() -> None:
         print(f"warning: {message}", file=file or sys.stderr)
 
     warnings.showwarning = show
-
-
-def _debug() -> bool:
-    import os
-
-    return os.environ.get("BIOBENCH_DEBUG", "") not in ("", "0")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 from biobench_core.cache import CacheWriteError, FeatureCache, feature_key
 from biobench_core.catalog import load_backbone
-from biobench_core.identity import code_fingerprint, describe_transform, distribution_identity
+from biobench_core.identity import describe_transform, distribution_identity
 from biobench_core.plugins import get_registry
 from biobench_core.specs import BackboneSpec, TaskSpec
 from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataError
@@ -96,11 +96,12 @@ class SplitInput:
     manifest: str
 
 
-def feature_key_for(backbone: LazyBackbone, identity: dict[str, Any], task: Task, task_code: dict[str, Any],
+def feature_key_for(backbone: LazyBackbone, identity: dict[str, Any], task: Task, code: dict[str, Any],
                     manifest: str) -> str:
+    """``code``: the task's plugin and the core's extraction code (:func:`experiment_features` computes it once)."""
     return feature_key(backbone=backbone.spec.id, weights=identity["weights_id"], transform=identity["transform"],
                        dtype=backbone.dtype, patches=task.needs_patches, manifest=manifest, backbone_code=backbone.code,
-                       task_code=task_code, core=_core_identity())
+                       task_code=code["task"], core=code["core"])
 
 
 def _check_width(spec: BackboneSpec, split: str, features: SplitFeatures) -> None:
@@ -119,7 +120,7 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
 
     Returns ``(features by split, meta by split, identity)``; ``identity`` is what the features came from.
     """
-    task_code = code_identity(task.spec)
+    code = {"task": code_identity(task.spec), "core": _core_identity()}
     found: dict[str, tuple[SplitFeatures, dict[str, Any]]] = {}
     identity: dict[str, Any] | None = None
     looked_up: set[str] = set()  # keys already read (a corrupt entry is counted once)
@@ -127,7 +128,7 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
         remembered = cache.recall(backbone.memo_key)
         if remembered is not None and remembered.get("transform") is not None:
             for split in SPLITS:
-                key = feature_key_for(backbone, remembered, task, task_code, inputs[split].manifest)
+                key = feature_key_for(backbone, remembered, task, code, inputs[split].manifest)
                 looked_up.add(key)
                 hit = cache.get(key, inputs[split].examples)
                 if hit is not None:
@@ -149,7 +150,7 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
     features: dict[str, SplitFeatures] = {}
     metas: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
-        key = None if identity["transform"] is None else feature_key_for(backbone, identity, task, task_code,
+        key = None if identity["transform"] is None else feature_key_for(backbone, identity, task, code,
                                                                          inputs[split].manifest)
         hit = found.get(split)
         if hit is None and cache is not None and key is not None and key not in looked_up:

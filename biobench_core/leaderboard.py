@@ -428,9 +428,12 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
         columns.append(column)
         if column.older:
             notes.append(f"{column.label}: {OLDER_NOTE}")
+        def statistics() -> ColumnStats:
+            return column_statistics([RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results],
+                                     n_resamples=n_resamples, seed=_column_seed(seed, repr(key)))
+
         try:
-            col = column_statistics([RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results],
-                                    n_resamples=n_resamples, seed=_column_seed(seed, repr(key)))
+            col = statistics()
         except Exception as exc:  # noqa: BLE001 - a task's own metric that cannot be imported or run here
             if column.metric in METRIC_NAMES:
                 raise
@@ -438,8 +441,7 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
                          f"({type(exc).__name__}: {exc}); showing the mean per-example score")
             for r in results:
                 r.computed = "mean"
-            col = column_statistics([RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results],
-                                    n_resamples=n_resamples, seed=_column_seed(seed, repr(key)))
+            col = statistics()
         column.n_examples, column.n_rows = col.n_examples, len(results)
         column.interval = " / ".join(dict.fromkeys(m for _, _, m in col.intervals))
         row_marks = _marks(col.best, col.below)
@@ -488,9 +490,9 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
         reps = np.stack([np.mean([by_slot[(c.label, row)].replicates for c in bench_columns], axis=0)
                          for row in complete])
         best, _, _, below = stats.below_best(points, reps)
-        for i, row in enumerate(complete):
-            benchmark[row] = (float(points[i]), *stats.percentile_interval(reps[i]))
-            benchmark_marks[row] = _marks(best, below)[i]
+        for row, mark, point, rep in zip(complete, _marks(best, below), points, reps):
+            benchmark[row] = (float(point), *stats.percentile_interval(rep))
+            benchmark_marks[row] = mark
     rows.sort(key=lambda r: -(benchmark[r][0] if benchmark[r] is not None else -np.inf))
     return Leaderboard(cells, [c.label for c in columns], rows, benchmark, list(dict.fromkeys(notes)),
                        benchmark_marks, columns, bench_interval, n_resamples, seed)

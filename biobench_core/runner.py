@@ -10,6 +10,7 @@ experiment (a backbone returning NaN, a broken plugin, a metric that raises) is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -25,7 +26,7 @@ from typing import Any
 from biobench_core.cache import FeatureCache
 from biobench_core.catalog import load_task, resolve_backbone, resolve_task
 from biobench_core.config import ConfigError, TaskRequest
-from biobench_core.errors import one_line
+from biobench_core.errors import debug_enabled, one_line
 from biobench_core.feature_source import LazyBackbone, SplitInput, experiment_features
 from biobench_core.provenance import device_name, peak_memory_mb, versions
 from biobench_core.report_model import get_git_hash
@@ -98,7 +99,6 @@ class RunSummary:
     done: list[str] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
     failed: list[str] = dataclasses.field(default_factory=list)
-    cache_repaired: int = 0  # corrupt cache entries found and re-extracted
 
 
 @dataclasses.dataclass
@@ -156,58 +156,60 @@ def run_matrix(
 
     for _, weights in backbones:  # a misspelt keyword would otherwise be "weights file not found", much later
         check_weights_choice(weights)
-    # Resolve every id, hash every weights file and build every task (validating its settings) before loading
+    # Resolve every id, build every task (validating its settings) and hash every weights file before loading
     # any model: a typo or a missing data folder fails in milliseconds, not after an hour of extraction.
-    # An existing store is checked first (a corrupt or newer store stops here); a new one is created only once
-    # everything else checked out, so a typo leaves no empty results folder behind.
+    # An existing store is opened first (a corrupt or newer store stops here) and kept open; a new one is created
+    # only once everything else checked out, so a typo leaves no empty results folder behind.
     device = pick_device(options.device)
-    if (options.results_dir / DB_NAME).exists():
-        ResultsStore(options.results_dir).close()
-    resolved = [(resolve_backbone(b), w) for b, w in backbones]
-    built = [_build_task(request, options) for request in tasks]
-    backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
-    planned = [_plan(task, options, log) for task in built]
+    with contextlib.ExitStack() as stack:
+        existing = (options.results_dir / DB_NAME).exists()
+        store = stack.enter_context(ResultsStore(options.results_dir)) if existing else None
+        resolved = [(resolve_backbone(b), w) for b, w in backbones]
+        built = [_build_task(request, options) for request in tasks]
+        backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
+        planned = [_plan(task, options, log) for task in built]
+        if store is None:
+            store = stack.enter_context(ResultsStore(options.results_dir))
+        return _run_planned(backbone_specs, planned, store, device, options, log)
+
+
+def _run_planned(backbone_specs: list[tuple[Any, str | None, str]], planned: list[PlannedTask], store: ResultsStore,
+                 device: Any, options: RunOptions, log: Callable[[str], None]) -> RunSummary:
     cache = FeatureCache(options.cache_dir) if options.use_cache else None
     summary = RunSummary()
-    with ResultsStore(options.results_dir) as store:
-        for spec, weights, wkey in backbone_specs:
-            label = weights_label(weights)
-            pending = []
-            for plan in planned:
-                key = ExperimentKey(spec.id, wkey, plan.task.spec.id, plan.settings, plan.data)
-                name = f"{spec.id} [{label}] on {plan.task.spec.id}"
-                if store.has(key) and not options.force:
-                    summary.skipped.append(name)
-                    log(f"skip  {name}: already in {store.path} (use --force to redo)")
-                else:
-                    pending.append((plan, key, name))
-            if not pending:
+    for spec, weights, wkey in backbone_specs:
+        label = weights_label(weights)
+        pending = []
+        for plan in planned:
+            key = ExperimentKey(spec.id, wkey, plan.task.spec.id, plan.settings, plan.data)
+            name = f"{spec.id} [{label}] on {plan.task.spec.id}"
+            if store.has(key) and not options.force:
+                summary.skipped.append(name)
+                log(f"skip  {name}: already in {store.path} (use --force to redo)")
+            else:
+                pending.append((plan, key, name))
+        if not pending:
+            continue
+        backbone = LazyBackbone(spec, None if label == PRETRAINED else weights, wkey, device, options.dtype)
+        for plan, key, name in pending:
+            try:
+                record = _run_one(backbone, plan, key, cache, options)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
+                if debug_enabled():
+                    traceback.print_exc()
+                summary.failed.append(f"{name}: {one_line(exc)}")
+                log(f"FAIL  {name}: {one_line(exc)}")
                 continue
-            backbone = LazyBackbone(spec, None if label == PRETRAINED else weights, wkey, device, options.dtype)
-            for plan, key, name in pending:
-                try:
-                    record = _run_one(backbone, plan, key, cache, options)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
-                    if _debug():
-                        traceback.print_exc()
-                    summary.failed.append(f"{name}: {one_line(exc)}")
-                    log(f"FAIL  {name}: {one_line(exc)}")
-                    continue
-                store.save(record)
-                summary.done.append(name)
-                log(f"done  {name}: {_describe(record)}")
-            del backbone
+            store.save(record)
+            summary.done.append(name)
+            log(f"done  {name}: {_describe(record)}")
+        del backbone
     if cache is not None and cache.n_corrupt:
-        summary.cache_repaired = cache.n_corrupt
         log(f"cache {cache.n_corrupt} corrupt feature cache entr{'y' if cache.n_corrupt == 1 else 'ies'} "
             "found and re-extracted")
     return summary
-
-
-def _debug() -> bool:
-    return os.environ.get("BIOBENCH_DEBUG", "") not in ("", "0")
 
 
 def _describe(record: ExperimentRecord) -> str:

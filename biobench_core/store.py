@@ -133,11 +133,6 @@ class ExperimentRecord:
     weights_id: str | None = None
     identity: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    @property
-    def data_checked(self) -> bool:
-        """Whether this result knows the data it came from (false for version-1 stores)."""
-        return self.key.data is not None
-
 
 def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
@@ -170,13 +165,13 @@ class ResultsStore:
     no table creation, no upgrade, so it works on a read-only disk.
     """
 
-    def __init__(self, results_dir: str | Path, *, create: bool = True, readonly: bool = False) -> None:
+    def __init__(self, results_dir: str | Path, *, readonly: bool = False) -> None:
         self.dir = Path(results_dir)
         self.path = self.dir / DB_NAME
         self.readonly = readonly
         if self.dir.exists() and not self.dir.is_dir():
             raise StoreError(f"results folder {self.dir} is a file, not a folder: pass --results DIR")
-        if (readonly or not create) and not self.path.exists():
+        if readonly and not self.path.exists():
             raise FileNotFoundError(f"no results at {self.path}: run 'biobench run' first or pass --results DIR")
         try:
             if readonly:
@@ -216,14 +211,13 @@ class ResultsStore:
         self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         while True:  # switching a fresh file to WAL takes an exclusive lock that busy_timeout does not wait for
-            try:
-                mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            try:  # a file system without WAL support keeps its journal mode; SQLite still works
+                self.db.execute("PRAGMA journal_mode=WAL")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        del mode  # a file system without WAL support keeps its journal mode; SQLite still works
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=OFF")  # an upgrade drops the old table: no cascade (ON after it)
         self.db.execute("BEGIN IMMEDIATE")

@@ -264,11 +264,7 @@ def test_offline_without_cache_fails_fast(tmp_path):
             else:
                 sys.exit(f"{backbone_id} loaded offline without weights")
     """)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"),
-           "BIOBENCH_LOAD_PLUGINS": "biobench-timm"}
-    env.pop("HF_HUB_CACHE", None)
-    env.pop("HUGGINGFACE_HUB_CACHE", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = _run_offline(code, tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 2
@@ -291,11 +287,7 @@ def test_pretrained_weights_id_names_the_cached_hub_commit(tmp_path, resnet_ref)
         import biobench_core
         print(biobench_core.load_backbone("timm/{RESNET}").weights_id)
     """)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"),
-           "BIOBENCH_LOAD_PLUGINS": "biobench-timm"}
-    env.pop("HF_HUB_CACHE", None)
-    env.pop("HUGGINGFACE_HUB_CACHE", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = _run_offline(code, tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == f"pretrained:{RESNET}@{commit}"
 
@@ -305,3 +297,12 @@ def test_errors_are_catchable_by_kind():
     assert all(issubclass(e, TimmWeightsError) for e in (WeightsFileError, WeightsNotFoundError))
     with pytest.raises(ValueError, match="random:<integer seed>"):
         biobench_core.load_backbone("timm/resnet18", weights="random:abc")
+
+
+def _run_offline(code: str, tmp_path) -> subprocess.CompletedProcess:  # noqa: ANN001 - pytest's tmp_path
+    """``python -c code`` offline, with Hugging Face and torch caches under ``tmp_path`` and only biobench-timm."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"),
+           "BIOBENCH_LOAD_PLUGINS": "biobench-timm"}
+    env.pop("HF_HUB_CACHE", None)
+    env.pop("HUGGINGFACE_HUB_CACHE", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
