@@ -311,7 +311,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=commands["run"])
 
-    p = sub.add_parser("report", help="leaderboard of stored results with 95%% bootstrap intervals")
+    p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Wilson for accuracy, paired bootstrap otherwise) and Holm-corrected ties with the best")
     p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
     p.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json"])
     p.add_argument("--out", metavar="PATH", help="write to a file instead of standard output")
