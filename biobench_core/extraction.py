@@ -2,7 +2,7 @@
 
 Tasks never write their own loop. DataLoader workers decode and transform images in parallel; the main
 process runs the backbone under ``torch.inference_mode`` in the requested dtype (channels_last for CNNs). A
-video example (a list of frames) is encoded frame by frame and mean-pooled. A corrupt image is skipped with a
+video example (a list of frames) is encoded frame by frame and pooled (the task's ``frame_pooling``: mean or max). A corrupt image is skipped with a
 warning naming the file (``on_bad_image="skip"``) or fails the run (``"fail"``).
 """
 
@@ -22,7 +22,8 @@ from biobench_core.images import HighBitDepthWarning, was_scaled
 from biobench_core.interfaces import VisionBackbone, check_encoded
 from biobench_core.tasks import Example, SplitFeatures, Task, TaskDataError
 
-__all__ = ["ExtractionResult", "extract", "pick_device", "DTYPES", "prepare_backbone", "BadImageWarning"]
+__all__ = ["ExtractionResult", "extract", "pick_device", "DTYPES", "prepare_backbone", "BadImageWarning",
+           "pool_frames"]
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -68,6 +69,23 @@ def prepare_backbone(backbone: VisionBackbone, device: torch.device, dtype: str)
 def is_convnet(backbone: torch.nn.Module) -> bool:
     """Has a convolution that is not a ViT-style patch embedding (kernel == stride): channels_last pays off."""
     return any(isinstance(m, torch.nn.Conv2d) and m.kernel_size != m.stride for m in backbone.modules())
+
+
+def pool_frames(feats: torch.Tensor, patches: torch.Tensor | None, counts: list[int], how: str,
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Rows of ``feats`` (and ``patches``) are frames, ``counts[i]`` of them example ``i``'s: one row per example."""
+    owner = torch.repeat_interleave(torch.arange(len(counts), device=feats.device),
+                                    torch.tensor(counts, device=feats.device))
+
+    def pool(values: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(len(counts), *values.shape[1:], device=values.device, dtype=values.dtype)
+        if how == "max":
+            index = owner.view(-1, *[1] * (values.dim() - 1)).expand_as(values)
+            return out.scatter_reduce_(0, index, values, "amax", include_self=False)
+        sizes = torch.tensor(counts, device=values.device, dtype=values.dtype).view(-1, *[1] * (values.dim() - 1))
+        return out.index_add_(0, owner, values) / sizes
+
+    return pool(feats), (None if patches is None else pool(patches))
 
 
 class _Decoded(torch.utils.data.Dataset):
@@ -174,15 +192,8 @@ def extract(
                                     need_patches=need_patches)
                 feats = out.img_features.float()
                 patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
-                if len(counts) != pixels.shape[0]:  # video: mean-pool each example's frames
-                    owner = torch.repeat_interleave(torch.arange(len(counts), device=feats.device),
-                                                    torch.tensor(counts, device=feats.device))
-                    sizes = torch.tensor(counts, device=feats.device, dtype=feats.dtype).unsqueeze(-1)
-                    feats = torch.zeros(len(counts), feats.shape[1], device=feats.device).index_add_(
-                        0, owner, feats) / sizes
-                    if patches is not None:
-                        patches = torch.zeros(len(counts), *patches.shape[1:], device=feats.device).index_add_(
-                            0, owner, patches) / sizes.unsqueeze(-1)
+                if len(counts) != pixels.shape[0]:  # video: pool each example's frames (mean or max)
+                    feats, patches = pool_frames(feats, patches, counts, task.frame_pooling)
                 feature_chunks.append(feats.cpu().numpy())
                 if patches is not None:
                     patch_chunks.append(patches.cpu().numpy())

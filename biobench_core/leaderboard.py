@@ -4,7 +4,8 @@ mean, and honest ties with the best.
 Rows are (backbone, weights, dtype). Columns are (task, column settings, data identity, metric): results with
 different settings (probe, task settings such as ``subset``, ``limit``) or from different data never share a column,
 and results from an older biobench that recorded no data identity get columns of their own. When a task has
-several columns each is labelled with what differs, and a note says why they are separate.
+several columns each is labelled with what differs, and a note says why they are separate. A task marked as prior
+work (``TaskSpec.prior_work``, recorded with each result) is shown but kept out of the benchmark mean, with a note.
 
 Each score is the task's metric (:mod:`biobench_core.metrics`) recomputed from the stored per-example predictions.
 Each column draws one set of bootstrap replicates (:func:`biobench_core.stats.resample_index`) and every row in it
@@ -186,6 +187,7 @@ class Column:
     metric: str
     interval: str = ""  # WILSON, PERCENTILE or both
     in_benchmark: bool = False
+    prior_work: bool = False  # the task is marked as prior work: shown, never in the benchmark mean
     n_examples: int = 0
     n_rows: int = 0
 
@@ -424,7 +426,8 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
     marks: dict[tuple[str, Row], str] = {}
     for key in keys:
         results = [r for r in latest.values() if r.column_key == key]
-        column = Column(labels[key], key[0], {k: v for k, v in key[1]}, key[2], key[3])
+        column = Column(labels[key], key[0], {k: v for k, v in key[1]}, key[2], key[3],
+                        prior_work=any(not getattr(r.record, "in_benchmark_mean", True) for r in results))
         columns.append(column)
         if column.older:
             notes.append(f"{column.label}: {OLDER_NOTE}")
@@ -469,7 +472,12 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
             notes.append(f"{_row_name(results[i].row)} on {column.label} shares no test example with the best: "
                          "compared unpaired")
     rows = list(dict.fromkeys(c.row for c in cells))
-    bench_columns = _benchmark_columns(columns, notes) if columns else []
+    prior = list(dict.fromkeys(c.task for c in columns if c.prior_work))
+    if prior:
+        notes.append(f"not in the benchmark mean: {', '.join(prior)} (prior work: a task some backbones were "
+                     "trained or tuned on)")
+    candidates = [c for c in columns if c.task not in prior]
+    bench_columns = _benchmark_columns(candidates, notes) if candidates else []
     for column in bench_columns:
         column.in_benchmark = True
     benchmark: dict[Row, tuple[float, float, float] | None] = {row: None for row in rows}

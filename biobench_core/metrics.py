@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["METRIC_NAMES", "validate_metric_name", "metric_score", "is_proportion", "metric_replicates",
+__all__ = ["METRIC_NAMES", "validate_metric_name", "metric_score", "group_scores", "is_proportion", "metric_replicates",
            "Prepared", "prepare", "replicates_from_weights", "weights_from_index"]
 
 METRIC_NAMES: tuple[str, ...] = ("accuracy", "balanced-accuracy", "macro-f1", "mean")
@@ -142,6 +142,27 @@ def metric_score(name: str, y_true: Any, y_pred: Any, scores: Any = None) -> flo
         tp = np.bincount(ti[ti == pi], minlength=k).astype(np.float64)
         return float(_from_counts(name, tp[None], pred[None], true[None])[0])
     return float(_custom(name)(t, p))
+
+
+def group_scores(name: str, groups: Sequence[str | None], y_true: Any, y_pred: Any, scores: Any = None,
+                 ) -> dict[str, float]:
+    """The metric over each group's examples (a task's ``Evaluation.splits``); examples without a group are left out.
+
+    ``groups[i]`` is example ``i``'s group name, or ``None``. Groups are sorted by name.
+    """
+    import numpy as np
+
+    names = np.array(["" if g is None else str(g) for g in groups], dtype=object)
+    has_group = np.array([g is not None for g in groups], dtype=bool)
+    t = None if y_true is None else np.asarray(y_true)
+    p = None if y_pred is None else np.asarray(y_pred)
+    s = None if scores is None else np.asarray(scores, dtype=np.float64)
+    out: dict[str, float] = {}
+    for group in sorted(set(names[has_group])):
+        mask = has_group & (names == group)
+        out[group] = metric_score(name, None if t is None else t[mask], None if p is None else p[mask],
+                                  None if s is None else s[mask])
+    return out
 
 
 def _from_counts(name: str, tp: np.ndarray, pred: np.ndarray, true: np.ndarray) -> np.ndarray:

@@ -128,9 +128,9 @@ def _build_task(request: TaskRequest, options: RunOptions) -> Task:
 def _plan(task: Task, options: RunOptions, log: Callable[[str], None]) -> PlannedTask:
     inputs = {}
     for split in SPLITS:
-        examples = _limited(list(task.examples(split)), options.limit)
+        examples = _limited(task.chosen_examples(split), options.limit)
         inputs[split] = SplitInput(examples, task.manifest(split, examples))
-    sizes = ", ".join(f"{len(task.examples(split))} {split}" for split in SPLITS)
+    sizes = ", ".join(f"{len(task.chosen_examples(split))} {split}" for split in SPLITS)
     log(f"task  {task.spec.id}: {sizes} examples; {task.settings_key()}"
         + (f"; smoke mode: at most {options.limit} per split" if options.limit else ""))
     column = dict(sorted({**task.settings, "probe": task.probe}.items()))
@@ -289,6 +289,7 @@ def _run_one(backbone: LazyBackbone, plan: PlannedTask, key: ExperimentKey, cach
         train_manifest=plan.inputs["train"].manifest,
         test_manifest=plan.inputs["test"].manifest,
         weights_id=identity["weights_id"],
+        in_benchmark_mean=not task.spec.prior_work,
         identity={"weights_id": identity["weights_id"], "transform": identity["transform"],
                   "backbone_code": backbone.code,
                   "feature_keys": {s: metas[s].get("feature_key") for s in SPLITS}},

@@ -111,3 +111,16 @@ class TaskSpec(_Spec):
     metric: str = "accuracy"
     needs_data: bool = True
     data_source: str | None = None
+    #: Prior work (e.g. iNat21 for backbones trained on it): reported, but kept out of the benchmark mean.
+    prior_work: bool = False
+    #: How much ``biobench data fetch`` downloads, for ``biobench data list`` (e.g. ``"4.1 GB"``).
+    data_size: str | None = None
+    #: ``"module:attr"`` naming the task's :class:`biobench_core.data.DataRecipe` (where and how to get its
+    #: data); imported only by ``biobench data``, never at discovery.
+    data_recipe: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.data_recipe is not None and (not isinstance(self.data_recipe, str)
+                                             or not _FACTORY_RE.match(self.data_recipe)):
+            raise SpecError(f"{self.id}: data_recipe must be a 'module:attr' string, got {self.data_recipe!r}")

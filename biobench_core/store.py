@@ -10,8 +10,9 @@ hash of the train and test manifests (example ids, labels, each file's size and 
 setting that changes the result. A rerun on changed data, weights or settings is a different experiment.
 
 Schema versions: 1 (biobench 0.1: no data identity; its results open with a note and are never mixed with new
-ones) and 2 (this one). Opening a version-1 store for writing upgrades it in place; reading never writes, and a
-store from a newer biobench is refused.
+ones), 2 (data identity, metric, column settings) and 3 (this one: ``in_benchmark_mean``, false for a task marked as
+prior work). Opening an older store for writing upgrades it in place; reading never writes (a missing column reads
+as its default), and a store from a newer biobench is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 __all__ = ["ResultsStore", "ExperimentKey", "ExperimentRecord", "DB_NAME", "StoreError", "SCHEMA_VERSION"]
 
 DB_NAME = "biobench.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 120
 
 _EXPERIMENT_COLUMNS = """
@@ -61,6 +62,7 @@ _EXPERIMENT_COLUMNS = """
     test_manifest TEXT,
     weights_id TEXT,
     identity TEXT NOT NULL DEFAULT '{}',
+    in_benchmark_mean INTEGER NOT NULL DEFAULT 1,
     UNIQUE (backbone, weights, task, settings, data)
 """
 
@@ -132,6 +134,7 @@ class ExperimentRecord:
     test_manifest: str | None = None
     weights_id: str | None = None
     identity: dict[str, Any] = dataclasses.field(default_factory=dict)
+    in_benchmark_mean: bool = True  # False for a task marked as prior work (TaskSpec.prior_work)
 
 
 def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
@@ -150,11 +153,11 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
 
 
 _V2_DEFAULTS = {"data": None, "metric": "accuracy", "column_settings": "{}", "train_manifest": None,
-                "test_manifest": None, "weights_id": None, "identity": "{}"}
+                "test_manifest": None, "weights_id": None, "identity": "{}", "in_benchmark_mean": 1}
 
 
 def _with_defaults(row: sqlite3.Row) -> dict[str, Any]:
-    """A row as a dict; a version-1 store (read without upgrading) lacks the version-2 columns."""
+    """A row as a dict; an older store (read without upgrading) lacks the newer columns."""
     return {**_V2_DEFAULTS, **dict(zip(row.keys(), row))}
 
 
@@ -225,8 +228,10 @@ class ResultsStore:
             version = self._user_version()
             self._check_version(version)
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "experiments" in tables and version < SCHEMA_VERSION:
+            if "experiments" in tables and version < 2:
                 self._upgrade_from_v1()
+            elif "experiments" in tables and version == 2:
+                self.db.execute("ALTER TABLE experiments ADD COLUMN in_benchmark_mean INTEGER NOT NULL DEFAULT 1")
             else:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -300,15 +305,15 @@ class ResultsStore:
                 "INSERT INTO experiments (backbone, weights, task, settings, data, comparable, score, n_examples,"
                 " n_skipped, splits, probe, argv, git_commit, versions, hostname, device, dtype, posix_time,"
                 " images_per_second, extract_seconds, fit_seconds, peak_memory_mb, feature_cache, metric,"
-                " column_settings, train_manifest, test_manifest, weights_id, identity)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " column_settings, train_manifest, test_manifest, weights_id, identity, in_benchmark_mean)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (k.backbone, k.weights, k.task, k.settings, k.data, int(record.comparable), record.score,
                  len(record.examples), record.n_skipped, json.dumps(record.splits), json.dumps(record.probe),
                  json.dumps(record.argv), record.git_commit, json.dumps(record.versions), record.hostname,
                  record.device, record.dtype, record.posix_time, record.images_per_second, record.extract_seconds,
                  record.fit_seconds, record.peak_memory_mb, record.feature_cache, record.metric,
                  json.dumps(record.column_settings, sort_keys=True), record.train_manifest, record.test_manifest,
-                 record.weights_id, json.dumps(record.identity, sort_keys=True)),
+                 record.weights_id, json.dumps(record.identity, sort_keys=True), int(record.in_benchmark_mean)),
             )
             experiment_id = int(cur.lastrowid)
             self.db.executemany(
@@ -361,6 +366,7 @@ class ResultsStore:
                     test_manifest=row["test_manifest"],
                     weights_id=row["weights_id"],
                     identity=json.loads(row["identity"]),
+                    in_benchmark_mean=bool(row["in_benchmark_mean"]),
                 )
         except sqlite3.Error as exc:
             raise _sqlite_error(self.path, exc) from exc

@@ -4,8 +4,11 @@ A task declares its data (train and test examples with stable ids, integer label
 protocol (which probe) and its metric. It never writes an extraction loop: the core decodes images through
 :meth:`Task.load`, batches them through the backbone, and hands the features to :meth:`Task.evaluate`.
 
-A video task returns a list of frames from :meth:`Task.load`; the core encodes every frame and mean-pools them
-into one feature vector per example.
+A video task returns a list of frames from :meth:`Task.load`; the core encodes every frame and pools them
+(:attr:`Task.frame_pooling`: mean or max over frames) into one feature vector per example.
+
+Every task accepts ``--set n_train=N`` (a seeded, class-balanced subsample of the training split, nested:
+``n_train=100`` is contained in ``n_train=200``) and ``--set seed=S`` (default 0), besides ``probe``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from biobench_core.specs import TaskSpec
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "Task", "TaskDataError", "SettingsError", "Setting", "positive_int", "Evaluation",
-           "SplitFeatures"]
+__all__ = ["Example", "Task", "TaskDataError", "SettingsError", "Setting", "positive_int", "non_negative_int",
+           "Evaluation", "SplitFeatures", "balanced_subsample", "FRAME_POOLING"]
+
+FRAME_POOLING = ("mean", "max")
 
 SPLITS = ("train", "test")
 
@@ -65,6 +70,17 @@ def positive_int(value: str) -> int:
         number = 0
     if number < 1:
         raise ValueError("expected an integer >= 1")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    """A :attr:`Setting.check` for a whole number >= 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError("expected an integer >= 0")
     return number
 
 
@@ -135,8 +151,12 @@ class Task:
     #: The settings this class adds to its bases': name -> :class:`Setting`. See :meth:`accepted_settings`.
     settings_schema: ClassVar[Mapping[str, Setting | None]] = {
         "probe": Setting("the probe fitted on the features, instead of the spec's protocol", check=_check_probe),
+        "n_train": Setting("train on a seeded, class-balanced subsample of N training examples", check=positive_int),
+        "seed": Setting("the seed of every random choice the task makes (default 0)", check=non_negative_int),
     }
     needs_patches: bool = False
+    #: How a video example's frame features become one vector: ``"mean"`` or ``"max"`` over its frames.
+    frame_pooling: ClassVar[str] = "mean"
     data_version: str = "1"
     #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
     split_examples: dict[str, Sequence[Example]] | None = None
@@ -147,6 +167,9 @@ class Task:
         self.settings = self.check_settings(spec, settings or {})
         self.probe = self.settings.get("probe", spec.protocol)
         self.metric = spec.metric
+        self.seed = int(self.settings.get("seed", 0))
+        if self.frame_pooling not in FRAME_POOLING:
+            raise TypeError(f"{type(self).__name__}.frame_pooling must be one of {FRAME_POOLING}")
         if spec.needs_data:
             if self.data is None:
                 raise TaskDataError(f"{spec.id}: needs a data folder: pass --data {spec.name}=DIR")
@@ -197,7 +220,25 @@ class Task:
     def class_names(self) -> list[str] | None:
         return None
 
+    def stratum(self, example: Example) -> object:
+        """What ``n_train`` balances over: the label; a task of many binary sub-tasks returns (sub-task, label)."""
+        return example.label
+
+    def decode_key(self) -> str:
+        """Whatever besides the files changes what :meth:`load` returns (e.g. a frame-sampling seed); "" if nothing.
+
+        It is part of :meth:`manifest`, so the feature cache and the results store see it.
+        """
+        return ""
+
     # -- what the core calls ---------------------------------------------------------------------------------
+
+    def chosen_examples(self, split: str) -> list[Example]:
+        """The examples the experiment uses: :meth:`examples`, with ``n_train`` applied to the train split."""
+        examples = list(self.examples(split))
+        if split == "train" and "n_train" in self.settings:
+            examples = balanced_subsample(examples, int(self.settings["n_train"]), self.seed, self.stratum)
+        return examples
 
     def settings_key(self) -> str:
         """Settings that change results (they key the results store, not the feature cache)."""
@@ -210,6 +251,9 @@ class Task:
         on it, so a changed, added or removed file never returns stale features.
         """
         digest = hashlib.sha256(f"{self.spec.id}\0{self.data_version}\0{split}".encode())
+        extra = self.decode_key() + ("" if self.frame_pooling == "mean" else f"\0pool={self.frame_pooling}")
+        if extra:
+            digest.update(f"\0decode:{extra}".encode())
         for ex in self.examples(split) if examples is None else examples:
             stamp = ""
             if ex.source is not None:
@@ -241,8 +285,37 @@ class Task:
             if names:
                 info["pred_name"] = names[int(p)] if 0 <= int(p) < len(names) else str(p)
             examples.append((ex.id, float(ok), info))
-        splits: dict[str, float] = {}
-        for group in sorted({ex.group for ex in test.examples if ex.group is not None}):
-            mask = np.array([ex.group == group for ex in test.examples])
-            splits[group] = float(correct[mask].mean())
+        from biobench_core.metrics import group_scores
+
+        splits = group_scores(self.metric, [ex.group for ex in test.examples], y_test, pred, correct)
         return Evaluation(examples=examples, splits=splits, probe=probe.describe())
+
+
+def balanced_subsample(examples: Sequence[Example], n: int, seed: int,
+                       stratum: Callable[[Example], object] = lambda ex: ex.label) -> list[Example]:
+    """``n`` of ``examples``, spread as evenly as possible over strata, in their original order.
+
+    Each stratum gets an equal share; a stratum with fewer examples than its share gives the rest to the others,
+    and what does not divide evenly goes one each to the first strata (in order of first appearance). Within a stratum, examples are taken in an order fixed by a SHA-256 of
+    ``seed`` and the example id, so the choice is the same on every machine and the subsets are nested (the
+    examples chosen for ``n`` are among those chosen for any larger ``n``).
+    """
+    if n >= len(examples):
+        return list(examples)
+    members: dict[object, list[int]] = {}
+    for index, example in enumerate(examples):
+        members.setdefault(stratum(example), []).append(index)
+    groups = [sorted(indices, key=lambda i: hashlib.sha256(f"{seed}\0{examples[i].id}".encode()).digest())
+              for indices in members.values()]
+    sizes = [len(g) for g in groups]
+    level = 0  # the largest share every stratum can fill up to without exceeding n
+    while sum(min(size, level + 1) for size in sizes) <= n:
+        level += 1
+    quota = [min(size, level) for size in sizes]
+    spare = n - sum(quota)  # one more each for the first strata that still have examples
+    for g, size in enumerate(sizes):
+        if spare and size > level:
+            quota[g] += 1
+            spare -= 1
+    chosen = sorted(i for g, k in enumerate(quota) for i in groups[g][:k])
+    return [examples[i] for i in chosen]

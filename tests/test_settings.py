@@ -27,9 +27,10 @@ class NoProbe(Shapes):
 
 
 def test_declared_settings_merge_along_the_class_hierarchy():
-    assert set(Task.accepted_settings()) == {"probe"}
-    assert set(Shapes.accepted_settings()) == {"probe", "subset", "colour"}
-    assert set(NoProbe.accepted_settings()) == {"subset", "colour"}
+    base = {"probe", "n_train", "seed"}
+    assert set(Task.accepted_settings()) == base
+    assert set(Shapes.accepted_settings()) == base | {"subset", "colour"}
+    assert set(NoProbe.accepted_settings()) == {"n_train", "seed", "subset", "colour"}
     task = Shapes(SPEC, settings={"subset": "3", "colour": "teal", "probe": "knn"})
     assert task.settings == {"subset": "3", "colour": "teal", "probe": "knn"}
     assert task.probe == "knn"
@@ -42,14 +43,14 @@ def test_an_unknown_setting_is_refused_with_did_you_mean_and_the_valid_names():
     message = str(info.value)
     assert "toy/shapes" in message and "'subsett'" in message
     assert "did you mean 'subset'?" in message
-    assert "colour, probe, subset" in message
+    assert "colour, n_train, probe, seed, subset" in message
     assert "\n" not in message
     with pytest.raises(SettingsError, match="unknown setting 'probe'"):
         NoProbe(SPEC, settings={"probe": "knn"})
 
 
-def test_the_base_task_accepts_only_probe():
-    with pytest.raises(SettingsError, match=r"unknown setting 'subset' \(settings of toy/shapes: probe\)"):
+def test_the_base_task_accepts_only_probe_n_train_and_seed():
+    with pytest.raises(SettingsError, match=r"unknown setting 'subset' \(settings of toy/shapes: n_train, probe, seed\)"):
         Task(SPEC, settings={"subset": "5"})
 
 
@@ -155,7 +156,7 @@ def test_check_task_checks_the_declared_settings(kit_registry):
 
     report = check_task("kitset/Declared", settings={"subset": "3"}, evaluate=False)
     assert report.ok and _settings_check(report) == [], report.format()
-    assert "settings probe, subset, an unknown one refused" in report.format()
+    assert "settings n_train, probe, seed, subset, an unknown one refused" in report.format()
     swallows = check_task("kitset/Swallows", evaluate=False)
     assert [status for status, _ in _settings_check(swallows)] == ["fail"]
     assert "accepted silently" in _settings_check(swallows)[0][1]
