@@ -11,7 +11,12 @@ PACKAGES := pyproject.toml plugins/biobench-timm/pyproject.toml plugins/biobench
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench bench-gpu clean
+# `make dist`: wheels and sdists of the core and every first-party plugin, into $(DIST) (a wheel is built from its
+# sdist, so a broken sdist fails here). Installable without an index: pip install --no-index --find-links dist ...
+DIST ?= dist
+DIST_PROJECTS := . plugins/biobench-timm plugins/biobench-openclip plugins/biobench-tasks examples/biobench-effnet-lite
+
+.PHONY: install demo test bench bench-gpu dist clean
 
 install: $(STAMP)
 
@@ -38,5 +43,15 @@ bench: install
 bench-gpu: install
 	$(PY) benchmarks/bench_gpu_extraction.py
 
+dist: install
+	mkdir -p $(DIST)
+	rm -f $(DIST)/biobench_*.whl $(DIST)/biobench_*.tar.gz
+	# Stale *.egg-info (left by `pip install -e`) would leak old file lists into the sdists: start clean.
+	for project in $(DIST_PROJECTS); do \
+		rm -rf $$project/*.egg-info && \
+		$(PY) -m build --quiet --no-isolation --outdir $(abspath $(DIST)) $$project || exit 1; \
+	done
+	ls $(DIST)
+
 clean:
-	rm -rf $(VENV) results .bench
+	rm -rf $(VENV) results .bench dist
