@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from biobench_core.errors import one_line
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -222,11 +224,6 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     return _unwrap(loaded, path)
 
 
-def _first_line(exc: BaseException, limit: int = 200) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else "")[:limit]
-
-
 def _refusal_reason(exc: BaseException) -> str:
     """The line of torch's weights_only message that says what was refused (``unsupported GLOBAL posix.system``),
     without its advice to retry with ``weights_only=False``."""
@@ -243,7 +240,7 @@ def _load_safetensors(path: Path) -> Any:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # noqa: BLE001 - truncated, corrupt or not a safetensors file at all
         raise WeightsFileError(f"cannot read weights file {path} as safetensors: "
-                               f"{type(exc).__name__}: {_first_line(exc)}") from exc
+                               f"{one_line(exc, typed=True)}") from exc
 
 
 def _load_torch(path: Path) -> Any:
@@ -261,7 +258,7 @@ def _load_torch(path: Path) -> Any:
             f"to .safetensors){_refusal_reason(exc)}") from exc
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt archives, TorchScript files...
         raise WeightsFileError(f"cannot read weights file {path} with torch.load(weights_only=True): "
-                               f"{type(exc).__name__}: {_first_line(exc)}") from exc
+                               f"{one_line(exc, typed=True)}") from exc
 
 
 def _unwrap(loaded: Any, path: Path) -> dict[str, Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -488,7 +489,7 @@ def test_validate_main_prints_a_verdict_and_exits_1_on_problems(plugin_site, cap
 
     assert validate_main("biobench-kitgood", as_json=False) == 0
     out = capsys.readouterr().out
-    assert "ok    torch-free import" in out and "all 9 checks passed" in out
+    assert "ok    torch-free import" in out and "all 10 checks passed" in out
     assert validate_main("biobench-kitoutside", as_json=False) == 1
     out = capsys.readouterr().out
     assert "FAIL  specs" in out and "outside namespace 'kitoutside/'" in out and "1 problem(s)" in out
@@ -678,3 +679,57 @@ def test_the_template_runs_one_batch_end_to_end(template_venv):
     proc = _run(python, "-m", "biobench_core.cli", "run", "--backbone", "template/tiny", "--task", "kitrun/blobs",
                 "--limit", "8", cwd=root, env={"PYTHONPATH": str(site)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- the checks without pytest: a plain install of biobench-core[run] has none --------------------------------------
+
+NO_PYTEST = '''
+import importlib.abc
+import sys
+
+
+class _NoPytest(importlib.abc.MetaPathFinder):
+    """As if pytest were not installed: biobench-core does not depend on it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("pytest", "_pytest"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NoPytest())
+'''
+
+
+def _without_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run this interpreter with ``args`` where ``import pytest`` fails (a sitecustomize on PYTHONPATH)."""
+    blocker = tmp_path / "no-pytest"
+    blocker.mkdir(exist_ok=True)
+    (blocker / "sitecustomize.py").write_text(NO_PYTEST)
+    env = {**os.environ, "PYTHONPATH": str(blocker), "HF_HUB_OFFLINE": "1"}
+    for name in ("BIOBENCH_LOAD_PLUGINS", "BIOBENCH_STRICT_PLUGINS", "BIOBENCH_DEBUG"):
+        env.pop(name, None)
+    return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_blocker_really_hides_pytest(tmp_path):
+    proc = _without_pytest(tmp_path, "-c", "import pytest")
+    assert proc.returncode != 0 and "No module named 'pytest'" in proc.stderr
+
+
+def test_the_checks_import_without_pytest(tmp_path):
+    code = ("from biobench_core.testing import (check_backbone, check_plugin, check_task, Check, Report,\n"
+            "    ConformanceError, use_registry, isolated_registry, plugin_from_source, make_test_images)\n"
+            "import sys; print('OK', 'pytest' in sys.modules)")
+    proc = _without_pytest(tmp_path, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "OK False"
+
+
+def test_plugins_validate_runs_without_pytest(tmp_path):
+    proc = _without_pytest(tmp_path, "-m", "biobench_core.cli", "plugins", "validate", "biobench-tasks")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^biobench-tasks 0\.1\.0: all \d+ checks passed$", proc.stdout, re.M), proc.stdout
+    assert "biobench-tasks conforms." in proc.stdout
+    assert "pytest" not in proc.stderr

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from biobench_core.testing._guard import NetworkAccessError, NetworkGuard
-from biobench_core.testing._report import Report
+from biobench_core.testing._report import Report, exception_line
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -46,9 +45,6 @@ def _training_modules(module: Any) -> list[str]:
 def _grad_params(module: Any) -> list[str]:
     return [name for name, p in module.named_parameters() if p.requires_grad]
 
-
-def _last_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
 
 
 def _check_features(report: Report, out: Any, n: int, spec: Any) -> bool:
@@ -131,7 +127,7 @@ def _check_transform_identity(report: Report, backbone: Any, transform: Any) -> 
     try:
         again = describe_transform(backbone.make_img_transform())
     except Exception as exc:  # noqa: BLE001
-        report.fail("transform identity", f"a second make_img_transform() call raised {_last_line(exc)}")
+        report.fail("transform identity", f"a second make_img_transform() call raised {exception_line(exc)}")
         return
     if again != description:
         report.fail("transform identity",
@@ -179,7 +175,7 @@ def check_backbone(
     try:
         spec = resolve_backbone(backbone_id)
     except Exception as exc:  # noqa: BLE001
-        report.fail("resolve", _last_line(exc))
+        report.fail("resolve", exception_line(exc))
         return report
     report.subject = spec.id + ("" if weights is None else f" (weights={weights})")
     guard = NetworkGuard()
@@ -204,10 +200,10 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
         factory = import_factory(spec)
         backbone = factory(spec, weights)
     except NetworkAccessError as exc:
-        report.fail("load", f"the factory raised {_last_line(exc)}")
+        report.fail("load", f"the factory raised {exception_line(exc)}")
         return
     except Exception as exc:  # noqa: BLE001
-        report.fail("load", f"{spec.factory}({spec.id!r}, {weights!r}) raised {_last_line(exc)}")
+        report.fail("load", f"{spec.factory}({spec.id!r}, {weights!r}) raised {exception_line(exc)}")
         return
     if not isinstance(backbone, VisionBackbone):
         report.fail("load", f"{spec.factory} returned {type(backbone).__name__}, not a VisionBackbone")
@@ -240,7 +236,7 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
         tensors = [transform(img) for img in images]
         again = transform(images[0])
     except Exception as exc:  # noqa: BLE001
-        report.fail("transform", f"make_img_transform() or applying it raised {_last_line(exc)}")
+        report.fail("transform", f"make_img_transform() or applying it raised {exception_line(exc)}")
         return
     _check_transform_identity(report, backbone, transform)
     shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors]
@@ -268,7 +264,7 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
         with torch.no_grad():
             first = backbone.img_encode(batch.clone())
     except Exception as exc:  # noqa: BLE001
-        report.fail("forward", f"img_encode on a batch of shape {tuple(batch.shape)} raised {_last_line(exc)}")
+        report.fail("forward", f"img_encode on a batch of shape {tuple(batch.shape)} raised {exception_line(exc)}")
         return
     if not _check_features(report, first, n, spec):
         return

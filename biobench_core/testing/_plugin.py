@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from biobench_core.errors import debug_enabled
 from biobench_core.hookspecs import CONTRACT_VERSION
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkGuard
 from biobench_core.testing._report import Report
@@ -35,6 +36,8 @@ def _run_probe(distribution: str, forbidden: Sequence[str], timeout: float) -> t
                               capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"discovery did not finish within {timeout:.0f} s"
+    if debug_enabled() and proc.stderr.strip():
+        sys.stderr.write(proc.stderr)  # the probe's tracebacks, which its one-line messages point at
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -65,7 +68,8 @@ def check_plugin(distribution: str, *, forbidden_imports: Sequence[str] = HEAVY_
     points with every connection refused, and checks: the entry point exists and loads; ``BIOBENCH_CONTRACT``
     is compatible; importing and listing import no torch/timm/open_clip; every spec is valid, unique and in the
     plugin's namespace; a resolver answers an unknown id without raising; nothing touches the network. Then,
-    in this process, it imports every factory (this may import torch). Returns a :class:`Report`; call
+    in this process, it checks that no other installed plugin claims its namespace, ids or aliases (importing
+    every installed plugin), and imports every factory (this may import torch). Returns a :class:`Report`; call
     ``.assert_ok()`` on it in a test.
 
     ``forbidden_imports``: top-level modules that importing the plugin or listing must not import (default
@@ -168,9 +172,21 @@ def check_plugin(distribution: str, *, forbidden_imports: Sequence[str] = HEAVY_
     else:
         report.ok_("offline discovery", "no connection attempted during import, listing or resolving")
 
+    _check_installed(report, distribution)
     if resolve_factories:
         _check_factories(report, probe.get("specs", []))
     return report
+
+
+def _check_installed(report: Report, distribution: str) -> None:
+    """Against every other installed plugin: a namespace, id or alias it claims too fails, naming it."""
+    from biobench_core.plugins import installed_conflicts
+
+    conflicts = installed_conflicts(distribution)
+    for message in conflicts:
+        report.fail("other plugins", message)
+    if not conflicts:
+        report.ok_("other plugins", "no namespace, id or alias shared with another installed plugin")
 
 
 def _check_factories(report: Report, specs: list[dict[str, Any]]) -> None:

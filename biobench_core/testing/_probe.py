@@ -27,8 +27,13 @@ def _load_guard():
     return module
 
 
-def _one_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+def _one_line(exc: BaseException, typed: bool = True) -> str:
+    """The kit's one line for ``exc`` (the caller forwards this script's stderr under ``BIOBENCH_DEBUG=1``)."""
+    from biobench_core.errors import debug_enabled, one_line
+
+    if debug_enabled():
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    return one_line(exc, typed=typed)
 
 
 def main(dist_name: str, forbidden: tuple[str, ...] | None = None) -> dict:
@@ -102,7 +107,8 @@ def main(dist_name: str, forbidden: tuple[str, ...] | None = None) -> dict:
                 resolver.append({"namespace": record.namespace, "id": probe_id, "error": None,
                                  "returned": None if spec is None else spec.id})
             except Exception as exc:  # noqa: BLE001
-                resolver.append({"namespace": record.namespace, "id": probe_id, "error": str(exc), "returned": None})
+                resolver.append({"namespace": record.namespace, "id": probe_id, "error": _one_line(exc, typed=False),
+                                 "returned": None})
         out["resolver"] = resolver
     watcher.uninstall()
     out["network"] = [list(a) for a in guard.attempts]

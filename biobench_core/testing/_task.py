@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import math
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from biobench_core.testing._report import Report
+from biobench_core.testing._report import Report, exception_line
 
 __all__ = ["check_task"]
-
-
-def _last_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
 
 
 def _is_int_label(label: Any) -> bool:
@@ -48,7 +43,7 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
     try:
         task = load_task(task_id, data, settings)
     except Exception as exc:  # noqa: BLE001
-        report.fail("load", f"load_task({task_id!r}, data={data!r}) raised {_last_line(exc)}")
+        report.fail("load", f"load_task({task_id!r}, data={data!r}) raised {exception_line(exc)}")
         return report
     report.subject = task.spec.id
     accepted = _check_settings(report, task, task_id, data, settings)
@@ -60,7 +55,7 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
         try:
             first, second = list(task.examples(split)), list(task.examples(split))
         except Exception as exc:  # noqa: BLE001
-            report.fail(f"{split} split", f"examples({split!r}) raised {_last_line(exc)}")
+            report.fail(f"{split} split", f"examples({split!r}) raised {exception_line(exc)}")
             continue
         if not first:
             report.fail(f"{split} split", f"the {split} split is empty")
@@ -105,7 +100,7 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
             try:
                 item = task.load(ex)
             except Exception as exc:  # noqa: BLE001
-                report.fail("load()", f"load({ex.id!r}) raised {_last_line(exc)}")
+                report.fail("load()", f"load({ex.id!r}) raised {exception_line(exc)}")
                 break
             frames = item if isinstance(item, list) else [item]
             if not frames or not all(isinstance(f, Image.Image) for f in frames):
@@ -130,7 +125,7 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
         else:
             report.ok_("manifest", "stable across calls")
     except Exception as exc:  # noqa: BLE001
-        report.fail("manifest", f"manifest() raised {_last_line(exc)}")
+        report.fail("manifest", f"manifest() raised {exception_line(exc)}")
 
     if not evaluate:
         return report
@@ -154,7 +149,7 @@ def _check_settings(report: Report, task: Any, task_id: str, data: str | Path | 
     try:
         accepted = type(task).accepted_settings()
     except Exception as exc:  # noqa: BLE001
-        report.fail("settings", f"accepted_settings() raised {_last_line(exc)}; settings_schema must map names "
+        report.fail("settings", f"accepted_settings() raised {exception_line(exc)}; settings_schema must map names "
                                 f"to Setting(description, check)")
         return None
     bad = sorted(name for name, setting in accepted.items()
@@ -167,7 +162,7 @@ def _check_settings(report: Report, task: Any, task_id: str, data: str | Path | 
     except SettingsError:
         pass
     except Exception as exc:  # noqa: BLE001
-        report.fail("settings", f"an unknown setting raised {_last_line(exc)}, not SettingsError; call "
+        report.fail("settings", f"an unknown setting raised {exception_line(exc)}, not SettingsError; call "
                                 f"super().__init__(spec, data, settings) before reading any data")
         return None
     else:
@@ -198,7 +193,7 @@ def _check_evaluate(report: Report, task: Any, train: list[Any], test: list[Any]
             result = task.evaluate(features(train), features(subset))
         except Exception as exc:  # noqa: BLE001
             report.fail("evaluate", f"evaluate() on random features{note} ({len(train)} and {len(subset)} rows) "
-                                    f"raised {_last_line(exc)}")
+                                    f"raised {exception_line(exc)}")
             return
         if not isinstance(result, Evaluation):
             report.fail("evaluate", f"evaluate() returned {type(result).__name__}, not Evaluation")

@@ -37,6 +37,7 @@ from torch import Tensor
 
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
 from biobench_core import weights as core_weights
+from biobench_core.errors import one_line
 from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
                                    random_weights_id)
 from biobench_openclip import HF_HUB_PREFIX
@@ -283,7 +284,7 @@ class OpenClipBackbone(VisionBackbone):
                 raise WeightsNotAvailableError(_offline_message(spec, source)) from exc
             raise WeightsNotAvailableError(
                 f"could not load the pretrained weights of {spec.id} from {source} "
-                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); "
+                f"({one_line(exc, typed=True)}); "
                 f"{_OFFLINE_HINT}"
             ) from exc
         visual = model.visual

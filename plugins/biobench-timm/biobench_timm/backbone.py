@@ -37,6 +37,7 @@ from torch import Tensor
 
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
 from biobench_core import weights as core_weights
+from biobench_core.errors import one_line
 from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
                                    random_weights_id)
 from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
@@ -215,9 +216,8 @@ def _fetching(spec: BackboneSpec, build: Callable[[], torch.nn.Module], source: 
         where = source or spec.weights_source or spec.name
         if is_offline() or _is_offline_error(exc):
             raise WeightsUnavailableError(_offline_message(spec.id, where)) from exc
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise WeightsUnavailableError(f"cannot fetch the weights for {spec.id} from {where} "
-                                      f"({type(exc).__name__}: {detail}); {_HOW_TO}") from exc
+                                      f"({one_line(exc, typed=True)}); {_HOW_TO}") from exc
 
 
 def _in_hub_cache(repo: str) -> bool:
