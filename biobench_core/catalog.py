@@ -10,12 +10,13 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from biobench_core.plugins import PluginError, PluginRecord, get_registry
+from biobench_core.plugins import LOAD_ENV, PluginError, PluginRecord, Registry, get_registry
 from biobench_core.specs import BackboneSpec, SpecError, TaskSpec, split_id
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from biobench_core.tasks import Task
 
 __all__ = ["UnknownIdError", "list_backbones", "list_tasks", "list_plugins", "resolve_backbone", "resolve_task",
-           "load_backbone", "load_task", "natural_key", "import_factory"]
+           "load_backbone", "load_task", "natural_key", "import_factory", "namespace_problem"]
 
 
 class UnknownIdError(LookupError):
@@ -67,6 +68,53 @@ def list_plugins() -> list[PluginRecord]:
     return list(get_registry().plugins)
 
 
+def _missing_namespace(namespace: str, registry: Registry, suggest: bool = True) -> str:
+    """``no installed plugin provides namespace 'x' (installed: ...)``, with a "did you mean" when one is close."""
+    installed = registry.namespaces
+    restricted = f"; {LOAD_ENV} loads only the distributions it names" if os.environ.get(LOAD_ENV) is not None else ""
+    message = f"no installed plugin provides namespace '{namespace}'"
+    if not installed:
+        return message + f" (no plugin discovered{restricted}; see 'biobench plugins')"
+    message += f" (installed: {', '.join(installed)}{restricted})"
+    close = difflib.get_close_matches(namespace, installed, n=2, cutoff=0.6) if suggest else []
+    if close:
+        message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return message
+
+
+def _failed_namespace(record: PluginRecord) -> str:
+    verb = "failed" if record.status == "failed" else f"is {record.status}"
+    return f"namespace '{record.namespace}' belongs to {record.describe()}, which {verb}: {record.error}"
+
+
+def namespace_problem(pattern: str, kind: str) -> str | None:
+    """Why ``pattern`` (an id or a glob, e.g. ``'tinyfauna/*'``) can match no ``kind`` because of its namespace: two
+    plugins claim it, its plugin failed, no plugin provides it, or its plugin offers no ``kind``. ``None`` when the
+    pattern names no namespace (or a glob of namespaces) or the namespace is fine."""
+    namespace, sep, _ = pattern.partition("/")
+    if not sep or not namespace or any(c in namespace for c in "*?["):
+        return None
+    registry = get_registry()
+    records = registry.plugins_for_namespace(namespace)
+    if not records:  # patterns match case-insensitively
+        records = [r for r in registry.plugins if r.namespace.lower() == namespace.lower()]
+    if not records:
+        return _missing_namespace(namespace, registry)
+    collision = registry.namespace_collisions.get(records[0].namespace)
+    if collision is not None:
+        return collision.message
+    record = records[0]
+    if not record.ok:
+        return _failed_namespace(record) + "; see 'biobench plugins'"
+    if (record.n_backbones if kind == "backbone" else record.n_tasks) == 0:
+        return f"namespace '{record.namespace}' ({record.name} {record.version}) offers no {kind}s"
+    return None
+
+
+def _failed_plugins(registry: Registry) -> list[str]:
+    return sorted((f"{r.name} {r.version}" for r in registry.plugins if not r.ok), key=natural_key)
+
+
 def _resolve(item_id: str, kind: str) -> Any:
     registry = get_registry()
     catalogue = registry.backbones if kind == "backbone" else registry.tasks
@@ -77,42 +125,71 @@ def _resolve(item_id: str, kind: str) -> Any:
         raise PluginError(collision.message)
     canonical = catalogue.aliases.get(item_id, item_id)
     if canonical in catalogue.specs:
+        owner = catalogue.owner[canonical]
+        if not owner.ok:  # a plugin fails as a whole, even the specs it yielded before the bad one
+            raise owner.failure()
         return catalogue.specs[canonical]
     if "/" in item_id:
         namespace, _ = split_id(item_id)
+        collision = registry.namespace_collisions.get(namespace)
+        if collision is not None:
+            raise PluginError(collision.message)
         record = registry.plugin_for_namespace(namespace)
-        if record is not None and not record.ok:
+        if record is None:
+            raise UnknownIdError(_no_namespace_message(item_id, kind, namespace, registry))
+        if not record.ok:
             raise record.failure()
-        if record is not None and kind == "backbone":
+        if kind == "backbone":
             spec = registry.call_resolver(item_id, record)
             if spec is not None:
                 return spec
-        candidates: list[str] = []
+        failed: list[str] = []
     else:
         keys = [key for key in (*catalogue.specs, *catalogue.aliases) if key.partition("/")[2] == item_id]
         for key in keys:  # a short name obeys the collision rule of the id or alias it stands for
             collision = catalogue.collision_for(key)
             if collision is not None:
                 raise PluginError(collision.message)
-        candidates = sorted({catalogue.aliases.get(key, key) for key in keys}, key=natural_key)
+        found = sorted({catalogue.aliases.get(key, key) for key in keys}, key=natural_key)
+        candidates = [c for c in found if catalogue.owner[c].ok]
+        if not candidates and found:
+            raise catalogue.owner[found[0]].failure()
         if len(candidates) == 1:
             return catalogue.specs[candidates[0]]
         if len(candidates) > 1:
             raise UnknownIdError(f"{kind} name '{item_id}' is ambiguous: {', '.join(candidates)}")
-    raise UnknownIdError(_unknown_message(item_id, kind, [*catalogue.specs, *catalogue.aliases]))
+        failed = _failed_plugins(registry)  # a short name could belong to a plugin that failed
+    raise UnknownIdError(_unknown_message(item_id, kind, _usable_keys(catalogue), failed))
 
 
-def _unknown_message(item_id: str, kind: str, known: list[str]) -> str:
+def _usable_keys(catalogue: Any) -> list[str]:
+    return [key for key in (*catalogue.specs, *catalogue.aliases) if catalogue.owner[key].ok]
+
+
+def _no_namespace_message(item_id: str, kind: str, namespace: str, registry: Registry) -> str:
+    """``unknown backbone 'x/y': no installed plugin provides namespace 'x' (...); did you mean ...?``"""
+    catalogue = registry.backbones if kind == "backbone" else registry.tasks
+    message = f"unknown {kind} '{item_id}': " + _missing_namespace(namespace, registry, suggest=False)
+    close = difflib.get_close_matches(item_id, _usable_keys(catalogue), n=3, cutoff=0.6)
+    close = close or difflib.get_close_matches(namespace, registry.namespaces, n=2, cutoff=0.6)
+    if close:
+        message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return message
+
+
+def _unknown_message(item_id: str, kind: str, known: list[str], failed: list[str] | None = None) -> str:
     message = f"unknown {kind} '{item_id}'"
+    if failed:
+        message += f" (failed plugins list nothing: {', '.join(failed)}; see 'biobench plugins')"
     if not known:
-        return message + f" (no installed plugin offers any {kind}s; see 'biobench plugins')"
+        return message + ("" if failed else f" (no installed plugin offers any {kind}s; see 'biobench plugins')")
     close = difflib.get_close_matches(item_id, known, n=3, cutoff=0.6)
     if not close and "/" not in item_id:
         by_name = {k.partition("/")[2]: k for k in known}
         close = [by_name[n] for n in difflib.get_close_matches(item_id, list(by_name), n=3, cutoff=0.6)]
     if close:
         message += "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-    else:
+    elif not failed:
         message += f"; see 'biobench {kind}s'"
     return message
 

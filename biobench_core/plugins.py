@@ -2,8 +2,12 @@
 
 Every entry point loads in its own ``try``, and every hook implementation is called on its own, so one broken
 plugin is recorded (distribution, version, entry point, error) and never takes the others down. A spec outside
-its plugin's namespace, or a task spec naming an unknown metric, is refused; an id claimed by two distributions
-is a collision that names both.
+its plugin's namespace, or a task spec naming an unknown metric, is refused (and the whole plugin fails). A
+namespace belongs to one distribution: two that declare the same entry-point name are both marked failed, neither
+is imported, and the collision names both. An id claimed by two plugins is a collision that names both.
+
+Each plugin's import is timed; one whose hook module (or listing hooks) imports torch or another heavy module
+slows every ``biobench`` command, so it gets a :class:`HeavyImportWarning`, once per process, naming the fix.
 
 Switches (read when a registry is built):
 
@@ -16,6 +20,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
+import time
+import warnings
 from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
@@ -25,10 +32,24 @@ import pluggy
 from biobench_core import hookspecs
 from biobench_core.specs import BackboneSpec, SpecError, TaskSpec
 
-__all__ = ["PluginError", "PluginRecord", "Collision", "Registry", "get_registry", "reset_registry"]
+__all__ = ["PluginError", "PluginRecord", "Collision", "Registry", "HeavyImportWarning", "get_registry",
+           "reset_registry", "installed_conflicts"]
 
 LOAD_ENV = "BIOBENCH_LOAD_PLUGINS"
 STRICT_ENV = "BIOBENCH_STRICT_PLUGINS"
+
+#: Top-level modules whose import at discovery slows every command (torch alone costs ~1.5 s).
+HEAVY_MODULES = ("torch", "torchvision", "timm", "open_clip", "transformers", "tensorflow", "jax")
+_HEAVY_WARNED: set[tuple[str, str]] = set()  # (distribution, namespace) already warned in this process
+
+
+class HeavyImportWarning(UserWarning):
+    """A plugin imports torch (or another heavy module) at discovery, which every ``biobench`` command pays for."""
+
+
+def _heavy_loaded() -> frozenset[str]:
+    modules = sys.modules
+    return frozenset(name for name in HEAVY_MODULES if name in modules)
 
 
 class PluginError(RuntimeError):
@@ -53,6 +74,9 @@ class PluginRecord:
     contract: int | None = None
     n_backbones: int = 0
     n_tasks: int = 0
+    import_seconds: float | None = None  # None: not imported (refused before import)
+    listing_seconds: float = 0.0  # time in its biobench_backbones and biobench_tasks hooks
+    heavy_imports: tuple[str, ...] = ()  # heavy modules that importing or listing this plugin imported
     exception: BaseException | None = dataclasses.field(default=None, repr=False, compare=False)
     module: Any = dataclasses.field(default=None, repr=False, compare=False)
 
@@ -66,7 +90,9 @@ class PluginRecord:
             return
         self.status = status
         self.exception = exc
-        detail = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PluginError) else str(exc)
+        from biobench_core.errors import one_line  # the line that says what is wrong, not a header
+
+        detail = one_line(exc, typed=not isinstance(exc, PluginError))
         self.error = f"{context}: {detail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,6 +106,9 @@ class PluginRecord:
             "contract": self.contract,
             "backbones": self.n_backbones,
             "tasks": self.n_tasks,
+            "import_seconds": None if self.import_seconds is None else round(self.import_seconds, 4),
+            "listing_seconds": round(self.listing_seconds, 4),
+            "heavy_imports": list(self.heavy_imports),
         }
 
     def describe(self) -> str:
@@ -120,14 +149,19 @@ def _as_original_type(message: str, original: BaseException | None) -> PluginErr
 class Collision:
     """One id claimed by more than one plugin."""
 
-    id: str
-    kind: str  # "backbone" | "task"
+    id: str  # the id, or the namespace when kind is "namespace"
+    kind: str  # "backbone" | "task" | "namespace"
     plugins: tuple[PluginRecord, ...]
 
     @property
     def message(self) -> str:
         names = " and ".join(f"{p.name} {p.version}" for p in self.plugins)
-        return f"{self.kind} id '{self.id}' is claimed by {names}; uninstall one or restrict {LOAD_ENV}"
+        what = f"namespace '{self.id}'" if self.kind == "namespace" else f"{self.kind} id '{self.id}'"
+        return f"{what} is claimed by {names}; uninstall one or restrict {LOAD_ENV}"
+
+
+def _sorted_plugins(plugins: Iterable[PluginRecord]) -> tuple[PluginRecord, ...]:
+    return tuple(sorted(plugins, key=lambda p: (normalize_dist_name(p.name), p.version)))
 
 
 def _metric_problem(spec: TaskSpec) -> str | None:
@@ -156,8 +190,7 @@ class _Catalogue:
             other = self.owner.get(key)
             if other is not None and other is not record:
                 previous = self.collisions.get(key)
-                plugins = (previous.plugins if previous else (other,)) + (record,)
-                plugins = tuple(sorted(plugins, key=lambda p: (normalize_dist_name(p.name), p.version)))
+                plugins = _sorted_plugins((previous.plugins if previous else (other,)) + (record,))
                 self.collisions[key] = Collision(key, self.kind, plugins)
         self.specs.setdefault(spec.id, spec)
         self.owner.setdefault(spec.id, record)
@@ -170,7 +203,9 @@ class _Catalogue:
         return self.collisions.get(key) or self.collisions.get(self.aliases.get(key, key))
 
     def listed(self) -> list[Any]:
-        return [spec for spec_id, spec in self.specs.items() if spec_id not in self.collisions]
+        """Usable specs: not collided, and offered by a plugin that did not fail (a plugin fails as a whole)."""
+        return [spec for spec_id, spec in self.specs.items()
+                if spec_id not in self.collisions and self.owner[spec_id].ok]
 
 
 class Registry:
@@ -189,9 +224,11 @@ class Registry:
         self.plugins: list[PluginRecord] = []
         self.backbones = _Catalogue("backbone")
         self.tasks = _Catalogue("task")
+        self.namespace_collisions: dict[str, Collision] = {}
         self._by_plugin_name: dict[str, PluginRecord] = {}
         allowed = None if load_only is None else {normalize_dist_name(n) for n in load_only}
         eps = metadata.entry_points(group=hookspecs.PROJECT_NAME) if entry_points is None else entry_points
+        chosen: list[tuple[metadata.EntryPoint, PluginRecord]] = []
         for ep in eps:
             dist = getattr(ep, "dist", None)
             dist_name = dist.name if dist is not None else "<unknown>"
@@ -204,14 +241,17 @@ class Registry:
                 namespace=ep.name,
             )
             self.plugins.append(record)
-            try:
-                module = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything, even SystemExit
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                record.fail("failed", exc, "import failed")
-                continue
-            self._register(module, record)
+            chosen.append((ep, record))
+        # A namespace shared by two distributions: both refused before either is imported; never pick one.
+        by_namespace: dict[str, list[PluginRecord]] = {}
+        for _, record in chosen:
+            by_namespace.setdefault(record.namespace, []).append(record)
+        for namespace, records in by_namespace.items():
+            if len(records) > 1:
+                self._namespace_collision(namespace, records)
+        for ep, record in chosen:
+            if record.ok:
+                self._load(ep, record)
         self._collect()
         if self.strict:
             problems = [p.failure() for p in self.plugins if not p.ok]
@@ -222,13 +262,60 @@ class Registry:
     # -- discovery -------------------------------------------------------------------------------------------
 
     def register(self, module: Any, namespace: str, *, name: str = "<local>", version: str = "0") -> PluginRecord:
-        """Register an in-process plugin object (tests, notebooks) as if an entry point had named it."""
+        """Register an in-process plugin object (tests, notebooks) as if an entry point had named it.
+
+        A namespace already taken is a collision: both plugins are marked failed, as with entry points.
+        """
         record = PluginRecord(name=name, version=version, entry_point=f"{namespace} = <in-process>",
                               namespace=namespace)
+        taken = self.plugins_for_namespace(namespace)
         self.plugins.append(record)
+        if taken:
+            self._namespace_collision(namespace, [*taken, record])
+            return record
         self._register(module, record)
         self._collect(only=record)
         return record
+
+    def _namespace_collision(self, namespace: str, records: list[PluginRecord]) -> None:
+        collision = Collision(namespace, "namespace", _sorted_plugins(records))
+        self.namespace_collisions[namespace] = collision
+        for record in records:
+            record.fail("failed", PluginError(collision.message), "namespace collision")
+
+    def _load(self, ep: metadata.EntryPoint, record: PluginRecord) -> None:
+        """Import the entry point's module (timed, watching for heavy imports) and register it."""
+        heavy_before = _heavy_loaded()
+        start = time.perf_counter()
+        try:
+            module = ep.load()
+        except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything, even SystemExit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            record.fail("failed", exc, "import failed")
+            return
+        finally:
+            record.import_seconds = time.perf_counter() - start
+            self._note_heavy(record, heavy_before, f"its hook module '{ep.module}' is imported "
+                                                   f"(import took {record.import_seconds:.2f} s)")
+        self._register(module, record)
+
+    @staticmethod
+    def _note_heavy(record: PluginRecord, before: frozenset[str], when: str) -> None:
+        new = _heavy_loaded() - before
+        if not new:
+            return
+        record.heavy_imports = tuple(sorted({*record.heavy_imports, *new}))
+        key = (record.name, record.namespace)
+        if key in _HEAVY_WARNED:
+            return
+        _HEAVY_WARNED.add(key)
+        names = ", ".join(sorted(new))
+        warnings.warn(
+            f"plugin {record.name} {record.version} (namespace '{record.namespace}') imports {names} when {when}, "
+            f"which slows every biobench command; import {names} inside the factory (or the model module it "
+            f"names), not in the hook module",
+            HeavyImportWarning, stacklevel=2)
 
     def _register(self, module: Any, record: PluginRecord) -> None:
         record.module = module
@@ -270,6 +357,8 @@ class Registry:
 
     def _call_listing_hook(self, impl: Any, record: PluginRecord, spec_type: type) -> list[Any] | None:
         hook = impl.function.__name__
+        heavy_before = _heavy_loaded()
+        start = time.perf_counter()
         try:
             specs = list(impl.function() or ())
         except BaseException as exc:  # noqa: BLE001
@@ -277,6 +366,9 @@ class Registry:
                 raise
             record.fail("failed", exc, f"hook {hook} raised")
             return None
+        finally:
+            record.listing_seconds += time.perf_counter() - start
+            self._note_heavy(record, heavy_before, f"its hook {hook} runs")
         for position, spec in enumerate(specs):
             if not isinstance(spec, spec_type):
                 record.fail("failed", SpecError(f"item {position} is {type(spec).__name__}, not {spec_type.__name__}"),
@@ -298,13 +390,23 @@ class Registry:
 
     @property
     def collisions(self) -> list[Collision]:
-        return [*self.backbones.collisions.values(), *self.tasks.collisions.values()]
+        return [*self.namespace_collisions.values(), *self.backbones.collisions.values(),
+                *self.tasks.collisions.values()]
+
+    def plugins_for_namespace(self, namespace: str) -> list[PluginRecord]:
+        return [record for record in self.plugins if record.namespace == namespace]
 
     def plugin_for_namespace(self, namespace: str) -> PluginRecord | None:
+        """The plugin of ``namespace``; when two claim it, the first (failed, its error names both)."""
         for record in self.plugins:
             if record.namespace == namespace:
                 return record
         return None
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every discovered namespace, working or not, sorted."""
+        return sorted({record.namespace for record in self.plugins})
 
     def owner_of(self, spec_id: str) -> PluginRecord | None:
         """The plugin that listed ``spec_id``, else the plugin of its namespace (ids built by a resolver)."""
@@ -347,3 +449,34 @@ def reset_registry() -> None:
     """Forget the process-wide registry; the next :func:`get_registry` discovers again."""
     global _REGISTRY
     _REGISTRY = None
+
+
+def _dist_key(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return normalize_dist_name(dist.name) if dist is not None else "<unknown>"
+
+
+def installed_conflicts(distribution: str) -> list[str]:
+    """How the plugin ``distribution`` collides with the other installed plugins, one message per collision: a
+    namespace another distribution declares too, or an id or alias another plugin offers too (the catalogue's
+    collision rule, which a short name obeys through the id it stands for). A short name shared by ids in two
+    namespaces is no collision: it is ambiguous alone, and the full id works. Ignores ``BIOBENCH_LOAD_PLUGINS``
+    and imports every installed plugin."""
+    target = normalize_dist_name(distribution)
+    eps = list(metadata.entry_points(group=hookspecs.PROJECT_NAME))
+    own = Registry(entry_points=[ep for ep in eps if _dist_key(ep) == target])
+    rest = Registry(entry_points=[ep for ep in eps if _dist_key(ep) != target])
+    mine = {id(record) for record in own.plugins}
+    out = []
+    for record in own.plugins:
+        for other in rest.plugins_for_namespace(record.namespace):
+            out.append(f"namespace '{record.namespace}' is also claimed by {other.name} {other.version} (entry point "
+                       f"'{other.entry_point}'); a namespace belongs to one distribution: rename one entry point "
+                       f"or uninstall one")
+    for kind in ("backbone", "task"):
+        merged = _Catalogue(kind)
+        for catalogue in (getattr(rest, kind + "s"), getattr(own, kind + "s")):
+            for spec_id, spec in catalogue.specs.items():
+                merged.add(spec, catalogue.owner[spec_id])
+        out += [c.message for c in merged.collisions.values() if any(id(p) in mine for p in c.plugins)]
+    return out

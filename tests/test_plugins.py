@@ -133,16 +133,20 @@ def test_failed_plugin_error_keeps_the_original_type(site, monkeypatch):
         biobench_core.resolve_backbone("raises/x")
 
 
-def test_two_plugins_claiming_one_id_is_an_error_naming_both(site, run_cli, cli_json):
+def test_two_plugins_in_one_namespace_are_both_refused_naming_both(site, run_cli, cli_json):
+    """A namespace belongs to one distribution; a second one claiming it makes both fail, never one win."""
     write_distribution(site, "biobench-twin", {"twin_plugin": TWIN}, {"good": "twin_plugin"}, version="9.9")
     env = {"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"}
     report = cli_json("plugins", site=site, env=env)
     [collision] = report["collisions"]
-    assert collision["id"] == "good/alpha" and collision["plugins"] == ["biobench-good", "biobench-twin"]
+    assert (collision["kind"], collision["id"]) == ("namespace", "good")
+    assert collision["plugins"] == ["biobench-good", "biobench-twin"]
+    assert {p["status"] for p in report["plugins"]} == {"failed"}
+    assert {p["import_seconds"] for p in report["plugins"]} == {None}  # neither is even imported
     proc = run_cli("backbones", site=site, env=env)
     assert proc.returncode == 0
-    assert "good/alpha" not in proc.stdout  # never silently picks one
-    assert "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
+    assert "good/" not in proc.stdout  # never silently picks one
+    assert "namespace 'good' is claimed by biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
     proc = run_cli("run", "--backbone", "good/alpha", "--task", "good/newt", site=site, env=env)
     assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr
 
@@ -156,30 +160,49 @@ def biobench_backbones():
 """
 
 
-def test_short_names_and_aliases_obey_the_collision_rule(site, run_cli, monkeypatch):
+def test_short_names_and_aliases_of_a_collided_namespace_are_refused(site, run_cli, monkeypatch):
     write_distribution(site, "biobench-twin", {"twin_plugin": TWIN}, {"good": "twin_plugin"}, version="9.9")
     write_distribution(site, "biobench-twinalias", {"twinalias_plugin": TWIN_ALIAS.replace("twin_plugin", "x")},
                        {"good": "twinalias_plugin"}, version="2.0")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good,biobench-twin,biobench-twinalias")
     import biobench_core
+    from biobench_core.catalog import UnknownIdError
     from biobench_core.plugins import PluginError
 
-    for name in ("good/alpha", "alpha"):  # the full id and its short name: both refused, naming both
-        with pytest.raises(PluginError, match="'good/alpha' is claimed by biobench-good 1.2.3 and biobench-twin 9.9"):
+    everyone = "biobench-good 1.2.3 and biobench-twin 9.9 and biobench-twinalias 2.0"
+    for name in ("good/alpha", "good/beta", "good/gamma", "good/anything"):  # listed, aliased or resolved ids
+        with pytest.raises(PluginError, match=f"namespace 'good' is claimed by {everyone}"):
             biobench_core.resolve_backbone(name)
-    for name in ("good/beta", "beta"):  # an alias claimed twice, and its short name
-        with pytest.raises(PluginError, match="'good/beta' is claimed by biobench-good 1.2.3 and "
-                                              "biobench-twinalias 2.0"):
+    for name in ("alpha", "beta", "gamma"):  # short names: unknown, naming the plugins that failed
+        with pytest.raises(UnknownIdError, match="failed plugins list nothing: biobench-good 1.2.3, "
+                                                 "biobench-twin 9.9, biobench-twinalias 2.0"):
             biobench_core.resolve_backbone(name)
-    assert biobench_core.resolve_backbone("beta-2").id == "good/beta-2"  # the id behind the alias is not claimed twice
-    assert biobench_core.resolve_backbone("gamma").id == "good/gamma"
-    proc = run_cli("run", "--backbone", "alpha", "--task", "good/newt", site=site,
-                   env={"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"})
-    assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr, proc.stderr
-    proc = run_cli("backbones", "alpha", site=site, env={"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"})
+    env = {"BIOBENCH_LOAD_PLUGINS": "biobench-good,biobench-twin"}
+    proc = run_cli("run", "--backbone", "alpha", "--task", "newt", site=site, env=env)
+    assert proc.returncode == 1 and "biobench-good 1.2.3, biobench-twin 9.9" in proc.stderr, proc.stderr
+    proc = run_cli("backbones", "alpha", site=site, env=env)
     assert proc.returncode == 1 and "biobench-good 1.2.3 and biobench-twin 9.9" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_id_or_alias_claimed_twice_is_refused_however_named():
+    """The id collision rule (reused by ``plugins validate`` across installed plugins) on one catalogue."""
+    from biobench_core import BackboneSpec
+    from biobench_core.plugins import PluginRecord, _Catalogue
+
+    one, two = PluginRecord("biobench-one", "1.0", "x = one", "x"), PluginRecord("biobench-two", "2.0", "x = two", "x")
+    catalogue = _Catalogue("backbone")
+    catalogue.add(BackboneSpec(id="x/alpha", factory="m:f", aliases=("x/a",)), one)
+    catalogue.add(BackboneSpec(id="x/alpha", factory="m:f"), two)
+    catalogue.add(BackboneSpec(id="x/beta", factory="m:f", aliases=("x/a",)), two)
+    assert {key: c.message for key, c in catalogue.collisions.items()} == {
+        "x/alpha": "backbone id 'x/alpha' is claimed by biobench-one 1.0 and biobench-two 2.0; uninstall one or "
+                   "restrict BIOBENCH_LOAD_PLUGINS",
+        "x/a": "backbone id 'x/a' is claimed by biobench-one 1.0 and biobench-two 2.0; uninstall one or restrict "
+               "BIOBENCH_LOAD_PLUGINS",
+    }
+    assert catalogue.collision_for("x/a").id == "x/a" and [s.id for s in catalogue.listed()] == ["x/beta"]
 
 
 BAD_METRIC = """
