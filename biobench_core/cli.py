@@ -62,12 +62,15 @@ def _spec_rows(specs: Sequence[Any]) -> list[dict[str, Any]]:
 
 def _no_match(patterns: Sequence[str], kind: str) -> int:
     """Like grep: nothing matched is exit 1, with a hint when a pattern looks like a misspelt id."""
-    from biobench_core.catalog import UnknownIdError, resolve_backbone, resolve_task
+    from biobench_core.catalog import UnknownIdError, namespace_problem, resolve_backbone, resolve_task
     from biobench_core.plugins import PluginError
 
     resolve = resolve_backbone if kind == "backbone" else resolve_task
     for pattern in patterns:
-        if not any(c in pattern for c in "*?["):
+        problem = namespace_problem(pattern, kind)  # a failed, collided, unknown or empty namespace says so
+        if problem is not None:
+            print(f"biobench: {problem}", file=sys.stderr)
+        elif not any(c in pattern for c in "*?["):
             try:
                 resolve(pattern)
             except (UnknownIdError, ValueError, PluginError) as exc:
@@ -109,8 +112,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                           "collisions": [{"id": c.id, "kind": c.kind, "plugins": [p.name for p in c.plugins],
                                           "message": c.message} for c in collisions]}, indent=1))
         return 0
-    _print_table([[r.name, r.version, r.entry_point, r.status, str(r.n_backbones), str(r.n_tasks), _opt(r.error)]
-                  for r in records], ["name", "version", "entry point", "status", "backbones", "tasks", "error"])
+    _print_table([[r.name, r.version, r.entry_point, r.status, str(r.n_backbones), str(r.n_tasks),
+                   "" if r.import_seconds is None else f"{r.import_seconds:.2f}", f"{r.listing_seconds:.2f}",
+                   _opt(r.error)] for r in records],
+                 ["name", "version", "entry point", "status", "backbones", "tasks", "import s", "list s", "error"])
     for collision in collisions:
         print(f"collision: {collision.message}")
     if not records:
@@ -237,6 +242,12 @@ def _check_out(out: Path) -> None:
             return
 
 
+def _data():  # noqa: ANN202 - a module
+    from biobench_core import data
+
+    return data
+
+
 def _kit():  # noqa: ANN202 - a module
     from biobench_core import plugin_kit
 
@@ -261,7 +272,8 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=commands["tasks"])
 
-    p = sub.add_parser("plugins", help="list discovered plugins, working or failed; validate one")
+    p = sub.add_parser("plugins", help="list discovered plugins, working or failed, with the seconds each "
+                                       "takes to import and to list; validate one")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=commands["plugins"])
     plugin_sub = p.add_subparsers(dest="plugins_command", metavar="validate")
@@ -317,6 +329,33 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--out", metavar="PATH", help="write to a file instead of standard output")
     p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
     p.set_defaults(func=commands["report"])
+
+    p = sub.add_parser("data", help="each task's data: where it comes from; fetch and check it",
+                       description="List each task's data source, size and license; download a task's data "
+                                   "(resumable, checksummed, unpacked) and check that every file is there.")
+    data_sub = p.add_subparsers(dest="data_command", metavar="{list,check,fetch}", required=True)
+    d = data_sub.add_parser("list", help="each task's data source, size, license and whether fetch can get it")
+    d.add_argument("patterns", nargs="*", metavar="PATTERN", help="fnmatch patterns over task ids")
+    d.add_argument("--json", action="store_true", help="print a JSON list")
+    d.set_defaults(func=commands["data-list"])
+    d = data_sub.add_parser("check", help="build TASK over DIR and check that every example's file exists",
+                            description="Exit 0 with a one-line summary (train and test examples, classes), or "
+                                        "exit 1 with one line naming the first missing file or the task's error.")
+    d.add_argument("task", metavar="TASK", help="task id or short name")
+    d.add_argument("folder", metavar="DIR", help="the task's data folder")
+    d.set_defaults(func=commands["data-check"])
+    d = data_sub.add_parser("fetch", help="download TASK's data into DIR, verify, unpack and check it",
+                            description="Download each file of TASK's data recipe into DIR (an interrupted "
+                                        "download resumes when run again), verify its published sha256, unpack "
+                                        "archives, then run 'biobench data check'. Exit 0 when the data checks "
+                                        "out; exit 2, printing the steps, when the source needs a login or a "
+                                        "licence click (public files of such a recipe are downloaded first).")
+    d.add_argument("task", metavar="TASK", help="task id or short name")
+    d.add_argument("--to", required=True, metavar="DIR", dest="folder", help="the folder to fill")
+    d.add_argument("--keep-archives", action="store_true", help="keep archives after unpacking them")
+    d.add_argument("--force", action="store_true", help="download and unpack again what DIR already has")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=commands["data-fetch"])
     return parser
 
 
@@ -328,6 +367,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": lambda args: _kit().validate_main(args.name, args.json),
     "install": lambda args: _kit().install_main(args.name, args.pip_args),
     "report": cmd_report,
+    "data-list": lambda args: _data().list_main(args.patterns, args.json),
+    "data-check": lambda args: _data().check_main(args.task, args.folder),
+    "data-fetch": lambda args: _data().fetch_main(args.task, args.folder, keep_archives=args.keep_archives,
+                                                  force=args.force, progress=not args.quiet),
 }
 
 
