@@ -3,7 +3,9 @@
 Every (backbone, weights, task, settings) cell of the request is its own experiment, keyed in the store by what
 determines its result: the backbone, the weights (a local file by its content), the task, every setting that
 changes the result, and the data (a hash of the train and test manifests). A finished experiment is skipped
-unless ``force``; a change to any of those is a new experiment. Each experiment is committed on its own, so an
+unless ``force`` or the code behind it changed (biobench-core's, or the backbone's or the task's plugin's, edited in
+place at the same version: the stored result is redone and replaced, saying so); a change to any of the key's
+parts is a new experiment. Each experiment is committed on its own, so an
 interrupted run keeps everything that finished and the next run does only what is missing. One failing
 experiment (a backbone returning NaN, a broken plugin, a metric that raises) is reported and the others run.
 """
@@ -27,8 +29,8 @@ from biobench_core.cache import FeatureCache
 from biobench_core.catalog import load_task, resolve_backbone, resolve_task
 from biobench_core.config import ConfigError, TaskRequest
 from biobench_core.errors import debug_enabled, one_line
-from biobench_core.feature_source import LazyBackbone, SplitInput, experiment_features
-from biobench_core.provenance import device_name, peak_memory_mb, versions
+from biobench_core.feature_source import LazyBackbone, SplitInput, code_identity, experiment_features
+from biobench_core.provenance import changed_code, code_behind, device_name, peak_memory_mb, versions
 from biobench_core.report_model import get_git_hash
 from biobench_core.store import DB_NAME, ExperimentKey, ExperimentRecord, ResultsStore
 from biobench_core.tasks import SPLITS, Example, Task
@@ -177,23 +179,33 @@ def _run_planned(backbone_specs: list[tuple[Any, str | None, str]], planned: lis
                  device: Any, options: RunOptions, log: Callable[[str], None]) -> RunSummary:
     cache = FeatureCache(options.cache_dir) if options.use_cache else None
     summary = RunSummary()
+    task_code = {id(plan): code_identity(plan.task.spec) for plan in planned}
     for spec, weights, wkey in backbone_specs:
         label = weights_label(weights)
+        backbone_code = code_identity(spec)
         pending = []
         for plan in planned:
             key = ExperimentKey(spec.id, wkey, plan.task.spec.id, plan.settings, plan.data)
             name = f"{spec.id} [{label}] on {plan.task.spec.id}"
-            if store.has(key) and not options.force:
-                summary.skipped.append(name)
-                log(f"skip  {name}: already in {store.path} (use --force to redo)")
-            else:
-                pending.append((plan, key, name))
+            code = code_behind(backbone_code, task_code[id(plan)])
+            stored = None if options.force else store.stored_identity(key)
+            if stored is not None:
+                changed = changed_code(stored.get("code"), code)
+                if not changed:
+                    summary.skipped.append(name)
+                    log(f"skip  {name}: already in {store.path} (use --force to redo)")
+                    continue
+                what = ("it was stored by a biobench that did not record its code" if changed == ["?"]
+                        else f"the code behind the stored result changed ({', '.join(changed)})")
+                log(f"redo  {name}: {what}")
+            pending.append((plan, key, name, code))
         if not pending:
             continue
         backbone = LazyBackbone(spec, None if label == PRETRAINED else weights, wkey, device, options.dtype)
-        for plan, key, name in pending:
+        for plan, key, name, code in pending:
             try:
                 record = _run_one(backbone, plan, key, cache, options)
+                record.identity["code"] = code
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on

@@ -288,6 +288,21 @@ class ResultsStore:
             raise _sqlite_error(self.path, exc) from exc
         return row is not None
 
+    def stored_identity(self, key: ExperimentKey) -> dict[str, Any] | None:
+        """The identity recorded with the experiment of ``key`` (``{}`` for an older one); ``None`` if absent."""
+        try:
+            row = self.db.execute(
+                "SELECT identity FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=? "
+                "AND data IS ?", dataclasses.astuple(key)).fetchone()
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0]) if row[0] else {}
+        except json.JSONDecodeError:
+            return {}
+
     def save(self, record: ExperimentRecord) -> int:
         """Insert ``record`` (replacing an earlier one with the same key) in a single transaction."""
         if self.readonly:

@@ -217,6 +217,26 @@ def test_cached_scores_equal_no_cache_truth_through_plugin_edits(trusty, monkeyp
     assert again.returncode == 0 and _stored(cached)[0]["feature_cache"] == "train:hit,test:hit"
 
 
+def test_a_stored_result_is_redone_when_the_code_behind_it_changed(trusty, monkeypatch):
+    """No --force: a result stored before the plugin was edited in place (same version) is not skipped."""
+    monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-evolving,biobench-tasks")
+    out = trusty["tmp"] / "plain"
+    _install_evolving(trusty["site"], *STEPS[0])
+    first = trusty["run"]("--backbone", "evolving/net", out=out)
+    assert first.returncode == 0 and _stored(out)[0]["score"] == 1.0, first.stderr
+    unchanged = trusty["run"]("--backbone", "evolving/net", out=out)
+    assert "skip  evolving/net" in unchanged.stderr
+    _install_evolving(trusty["site"], *STEPS[1])  # edited in place, same version
+    edited = trusty["run"]("--backbone", "evolving/net", out=out)
+    assert edited.returncode == 0, edited.stderr
+    assert "skip  evolving/net" not in edited.stderr
+    assert "redo  evolving/net [pretrained] on tasks/image-folder: the code behind the stored result changed " \
+           "(biobench-evolving)" in edited.stderr
+    [row] = _stored(out)
+    truth = trusty["run"]("--backbone", "evolving/net", "--no-cache", out=trusty["tmp"] / "truth")
+    assert truth.returncode == 0 and row["score"] == _stored(trusty["tmp"] / "truth")[0]["score"] < 0.5
+
+
 def test_unstable_transform_is_not_cached_and_says_so(trusty):
     first = trusty["run"]("--backbone", "trusty/unstable")
     assert first.returncode == 0, first.stderr
