@@ -273,7 +273,7 @@ class Task:
         """
         from biobench_core.probes import make_probe
 
-        probe = make_probe(self.probe, device=device)
+        probe = make_probe(self.probe, device=device, seed=self.seed)
         probe.fit(train.features, train.labels)
         pred = np.asarray(probe.predict(test.features))
         y_test = test.labels
