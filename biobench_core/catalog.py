@@ -7,12 +7,14 @@ by two plugins is refused whichever way it is named: in full, by an alias or by 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
+import gc
 import importlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,13 +240,26 @@ def load_backbone(backbone_id: str, weights: str | None = None) -> VisionBackbon
     return backbone
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (a no-op if it is already off); reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_task(task_id: str, data: str | Path | None = None, settings: dict[str, str] | None = None) -> Task:
     """Build the task ``task_id`` over the data folder ``data`` (when it needs one)."""
     from biobench_core.tasks import Task
 
     spec = resolve_task(task_id)
     factory = import_factory(spec)
-    task = factory(spec, data, dict(settings or {}))
+    with gc_paused():  # indexing creates 100,000s of small objects: the collector would rescan them all repeatedly
+        task = factory(spec, data, dict(settings or {}))
     if not isinstance(task, Task):
         raise PluginError(f"{spec.factory} returned {type(task).__name__}, not a Task")
     return task

@@ -202,8 +202,12 @@ def test_wheels_install_in_a_fresh_venv_and_a_third_party_plugin_runs(tmp_path, 
     env.update(HF_HUB_OFFLINE="1", BIOBENCH_CACHE=str(tmp_path / "cache"), PYTHONDONTWRITEBYTECODE="1")
     try:
         # 1. `make dist` (the install step is assumed done: this runs under `make test` or after `make install`).
+        git_status = ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=all"]
+        before = subprocess.run(git_status, capture_output=True, text=True).stdout
         _check(["make", "--no-print-directory", "-C", REPO, "-o", ".venv/.installed", "dist", f"DIST={dist}",
                 f"PY={sys.executable}"], timings, "make dist", env={**os.environ, "MAKEFLAGS": ""})
+        after = subprocess.run(git_status, capture_output=True, text=True).stdout
+        assert after == before, f"make dist left files git sees: {sorted(set(after.splitlines()) - set(before.splitlines()))}"
         for name, (package, files) in EXPECTED.items():
             with ZipFile(_wheel(dist, name)) as zf:
                 names = set(zf.namelist())

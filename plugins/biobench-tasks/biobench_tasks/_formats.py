@@ -7,6 +7,7 @@ row is always one :class:`~biobench_core.tasks.TaskDataError` line naming the fi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from biobench_core.tasks import TaskDataError
 
-__all__ = ["Row", "read_table", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS", "DataWarning"]
+__all__ = ["Row", "Table", "read_columns", "read_table", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS", "DataWarning", "FileIndex"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -34,6 +35,99 @@ class Row(dict):
         if not value:
             raise TaskDataError(f"{self.where}: empty {column!r}")
         return value
+
+
+class FileIndex:
+    """Whether files exist, answered from one listing per folder instead of one ``stat`` per file.
+
+    Checking that each of 100,000 images exists with ``os.path.exists`` costs more than reading the metadata that
+    names them; listing each folder once (``os.scandir``) and looking names up in a set costs a fraction of it.
+    A name counts as present when the folder lists it as a file (or as a link to one); a folder that does not
+    exist holds nothing.
+    """
+
+    def __init__(self) -> None:
+        self._listed: dict[str, frozenset[str]] = {}
+
+    def names(self, folder: str | os.PathLike[str]) -> frozenset[str]:
+        """The file names in ``folder`` (cached for the life of this index)."""
+        key = os.fspath(folder)
+        names = self._listed.get(key)
+        if names is None:
+            try:
+                with os.scandir(key) as entries:
+                    names = frozenset(e.name for e in entries if e.is_file())
+            except (FileNotFoundError, NotADirectoryError):
+                names = frozenset()
+            self._listed[key] = names
+        return names
+
+    def exists(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is a file, from its folder's listing."""
+        folder, name = os.path.split(os.fspath(path))
+        return name in self.names(folder)
+
+
+@dataclasses.dataclass
+class Table:
+    """A delimited file read column-wise: fast for 100,000s of rows, still addressed by column name."""
+
+    path: Path
+    header: list[str]
+    records: list[list[str]]
+    lines: list[int]  # the file line of each record (1 = the first line of the file)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> list[str]:
+        """Every row's cell of column ``name``, stripped ("" where a short row lacks it)."""
+        i = self.header.index(name)
+        return [r[i].strip() if i < len(r) else "" for r in self.records]
+
+    def where(self, index: int) -> str:
+        """``"<file> row N"`` for record ``index``, for error messages."""
+        return f"{self.path} row {self.lines[index]}"
+
+    def empty(self, index: int, columns: Sequence[str]) -> str | None:
+        """The first of ``columns`` that is empty in record ``index``, or ``None``."""
+        record = self.records[index]
+        for name in columns:
+            i = self.header.index(name)
+            if i >= len(record) or not record[i].strip():
+                return name
+        return None
+
+
+def read_columns(path: Path, required: Sequence[str], *, delimiter: str = ",", names: Sequence[str] | None = None,
+                 ) -> Table:
+    """Like :func:`read_table`, as a :class:`Table` (columns by name, rows by position, blank lines dropped)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            if delimiter == " ":
+                records = [line.split() for line in f]
+            else:
+                records = list(csv.reader(f, delimiter=delimiter))
+    except FileNotFoundError:
+        raise TaskDataError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TaskDataError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from None
+    first = 1
+    if names is None:
+        if not records:
+            raise TaskDataError(f"{path}: empty file: expected a header with {', '.join(required)}")
+        header, records, first = [h.strip() for h in records[0]], records[1:], 2
+    else:
+        header = list(names)
+    missing = [c for c in required if c not in header]
+    if missing:
+        shown = delimiter.join(header) if len(header) < 30 else delimiter.join(header[:30]) + "..."
+        raise TaskDataError(f"{path}: missing column {missing[0]!r} (header is {shown!r})")
+    lines = list(range(first, first + len(records)))
+    if not all(records):  # drop blank lines, keeping every other record's line number
+        kept = [(r, n) for r, n in zip(records, lines) if any(c.strip() for c in r)]
+        records, lines = [r for r, _ in kept], [n for _, n in kept]
+    return Table(Path(path), header, records, lines)
 
 
 def read_table(path: Path, required: Sequence[str], *, delimiter: str = ",", names: Sequence[str] | None = None,

@@ -1,0 +1,255 @@
+"""``tasks/fishnet``: FishNet functional-trait prediction, nine binary traits of fish from one photo.
+
+**What it measures.** Whether frozen features carry ecological information about a fish beyond its identity:
+from one image (in-situ iNaturalist photos and FishBase specimen pictures), predict its feeding path (pelagic or
+benthic), its climate zones (tropical, temperate, subtropical, boreal, polar) and its waters (freshwater,
+saltwater, brackish).
+
+**Citation.** Khan, Li, Temple, Elhoseiny. *FishNet: A Large-scale Dataset and Benchmark for Fish Recognition,
+Detection, and Functional Trait Prediction.* ICCV 2023. https://github.com/faixan-khan/FishNet
+
+**Data** (``--data fishnet=DIR``; ``biobench data fetch tasks/fishnet --to DIR`` downloads the two CSVs from the
+FishNet repository; the 5.4 GB image archive is on Google Drive and is a manual step)::
+
+    DIR/train.csv, DIR/test.csv    two unnamed index columns, then species, image, ..., Folder, Troph,
+                                   FeedingPath (pelagic/benthic), Tropical, Temperate, Subtropical, Boreal, Polar,
+                                   freshwater, saltwater, brackish (0/1), ...
+    DIR/Image_Library/<Folder>/<file name of image>
+
+Columns are read by name. ``image`` may be a file name or a URL (FishBase pictures): its last path component is
+the file name, and the example id. A row with any of the nine traits empty is dropped (a warning counts them per
+file: 886 of test.csv's 18,901 rows); any other value than pelagic/benthic or 0/1 is an error naming the row.
+A file listed twice in one split is kept once (a warning counts them); a file in both splits is a warning.
+Every image's existence is checked when the task is built.
+
+**Protocol.** One probe per trait, fitted on the training images' features: the core's ``logreg`` (binary
+logistic regression on standardised features, C by stratified cross-validation on the training split);
+``--set probe=...`` picks another. A trait whose training labels are all one value predicts that value.
+
+**Metric.** ``mean_trait_macro_f1``: for each trait, macro-F1 over its classes present in the truth or the
+predictions (scikit-learn's ``f1_score(average="macro")``; 0/1 classes), then the mean over the nine traits. An
+example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait ``i`` of
+:data:`TRAITS`; FeedingPath is bit 0, pelagic = 1), so the bootstrap resamples images with all nine traits
+together. A prediction of -1 (image not scored) is a third class, "no prediction", for every trait.
+``Evaluation.splits``: each trait's macro-F1 as ``trait:<name>``. The per-example score is the fraction of its
+nine traits predicted correctly.
+
+**n_train.** ``--set n_train=N`` balances the subsample over FeedingPath (pelagic/benthic), the one trait that is
+not a habitat flag and the most balanced one; the habitat traits keep roughly their training frequencies.
+
+**Differences from the published BioBench protocol.** BioBench fits one two-layer "MLP" for all nine traits
+(its two linear layers have no nonlinearity between them, so it is a linear model) with binary cross-entropy and
+Adam, whose step-decayed learning rate reaches zero after a few hundred of its 30,000 steps; here each trait has
+its own probe with a searched regularisation. BioBench reads the CSV columns by position, draws ``n_train`` rows
+uniformly at random, and its bootstrap resamples each trait separately (a different draw per trait); its
+macro-F1 averages over every class index up to the largest seen, counting a class absent from both truth and
+prediction as 0. Here columns are read by name, the bootstrap draws whole images, and the macro-F1 follows
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from biobench_core.data import DataRecipe, Download
+from biobench_core.specs import TaskSpec
+from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
+from biobench_tasks._formats import DataWarning, read_table
+from biobench_tasks.image_folder import load_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["FishNet", "DATA", "TRAITS", "encode", "decode", "mean_trait_macro_f1", "trait_macro_f1"]
+
+#: The nine traits, in bit order: an example's label is ``sum(trait_i << i)``.
+TRAITS = ("FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal", "Polar", "freshwater", "saltwater",
+          "brackish")
+FEEDING = {"pelagic": 1, "benthic": 0}
+IMAGES = "Image_Library"
+FILES = {"train": "train.csv", "test": "test.csv"}
+NO_PREDICTION = 2  # a trait's class for an example predicted -1
+
+_ANNS = "https://raw.githubusercontent.com/faixan-khan/FishNet/refs/heads/main/anns"
+DATA = DataRecipe(
+    downloads=(Download(f"{_ANNS}/train.csv", "train.csv"), Download(f"{_ANNS}/test.csv", "test.csv")),
+    manual_steps=(
+        "FishNet's images are a 5.4 GB zip on Google Drive, which needs a browser to confirm the download:\n"
+        "  1. open https://drive.google.com/file/d/1mqLoap9QIVGYaPJ7T_KSBfLxJOg2yFY3/view and click Download\n"
+        "     (or: pip install gdown; gdown 1mqLoap9QIVGYaPJ7T_KSBfLxJOg2yFY3 -O fishnet.zip)\n"
+        "  2. unzip it into the data folder, so that DIR/Image_Library/<Folder>/<image>.jpg exist\n"
+        "  3. run `biobench data check tasks/fishnet DIR`"),
+    notes="train.csv and test.csv come from the FishNet repository (no checksums published).",
+)
+
+
+def encode(bits: np.ndarray) -> np.ndarray:
+    """(n, 9) 0/1 traits -> (n,) labels, bit ``i`` = trait ``i``."""
+    bits = np.asarray(bits, dtype=np.int64)
+    return (bits << np.arange(len(TRAITS), dtype=np.int64)).sum(axis=1)
+
+
+def decode(labels: np.ndarray) -> np.ndarray:
+    """(n,) labels -> (n, 9) traits in {0, 1}; a label of -1 (no prediction) gives :data:`NO_PREDICTION` (2)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    bits = (labels[:, None] >> np.arange(len(TRAITS), dtype=np.int64)) & 1
+    return np.where(labels[:, None] < 0, NO_PREDICTION, bits)
+
+
+class FishNet(Task):
+    """FishNet's nine binary functional traits, one probe per trait; see the module docstring."""
+
+    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
+        super().__init__(spec, data, settings)
+        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
+        self.root = self.data.absolute()
+        self.split_examples = {split: self._read(self.root / name) for split, name in FILES.items()}
+        both = {ex.id for ex in self.split_examples["train"]} & {ex.id for ex in self.split_examples["test"]}
+        if both:
+            warnings.warn(f"{self.root}: {len(both)} images are listed in both train.csv and test.csv "
+                          f"(e.g. {min(both)})", DataWarning, stacklevel=2)
+
+    def _read(self, csv_path: Path) -> tuple[Example, ...]:
+        rows = read_table(csv_path, ("image", "Folder", *TRAITS))
+        images = self.root / IMAGES
+        if not images.is_dir():
+            raise TaskDataError(f"{images}: missing folder: expected {IMAGES}/<Folder>/<image>")
+        examples, seen, dropped, repeated = [], set(), 0, 0
+        for row in rows:
+            if any(not row.get(trait) for trait in TRAITS):
+                dropped += 1
+                continue
+            bits = [_trait(row, trait) for trait in TRAITS]
+            name = PurePosixPath(row.need("image").replace("\\", "/")).name
+            folder = row.need("Folder")
+            if not name:
+                raise TaskDataError(f"{row.where}: image {row['image']!r} has no file name")
+            if name in seen:
+                repeated += 1
+                continue
+            seen.add(name)
+            path = images / folder / name
+            if not os.path.exists(path):
+                raise TaskDataError(f"{row.where}: image not found: {path}")
+            label = sum(bit << i for i, bit in enumerate(bits))
+            examples.append(Example(id=name, label=label, group=None, source=str(path)))
+        if dropped:
+            warnings.warn(f"{csv_path}: {dropped} rows with a missing trait dropped", DataWarning, stacklevel=3)
+        if repeated:
+            warnings.warn(f"{csv_path}: {repeated} rows repeat an image listed earlier in the file; kept once",
+                          DataWarning, stacklevel=3)
+        if not examples:
+            raise TaskDataError(f"{csv_path}: no rows with all nine traits ({', '.join(TRAITS)})")
+        return tuple(examples)
+
+    # -- the Task contract -----------------------------------------------------------------------------------
+
+    def load(self, example: Example) -> Image.Image:
+        return load_rgb(example.source)
+
+    def stratum(self, example: Example) -> object:
+        return example.label & 1  # FeedingPath: pelagic 1, benthic 0
+
+    def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
+        from biobench_core.probes import make_probe
+
+        bits_train, bits_test = decode(train.labels), decode(test.labels)
+        pred_bits = np.empty_like(bits_test)
+        probes: dict[str, Any] = {}
+        for i, trait in enumerate(TRAITS):
+            values = np.unique(bits_train[:, i])
+            if len(values) == 1:
+                pred_bits[:, i] = values[0]
+                probes[trait] = {"probe": "constant", "value": int(values[0])}
+                continue
+            probe = make_probe(self.probe, device=device, seed=self.seed)
+            probe.fit(train.features, bits_train[:, i])
+            pred_bits[:, i] = np.asarray(probe.predict(test.features))
+            probes[trait] = probe.describe()
+        y_test, pred = test.labels, encode(pred_bits)
+        examples = []
+        for ex, y, p, truth, guess in zip(test.examples, y_test, pred, bits_test, pred_bits, strict=True):
+            wrong = [trait for trait, a, b in zip(TRAITS, truth, guess, strict=True) if a != b]
+            examples.append((ex.id, 1.0 - len(wrong) / len(TRAITS), {"label": int(y), "pred": int(p), "wrong": wrong}))
+        splits = {f"trait:{trait}": trait_macro_f1(y_test, pred, trait) for trait in TRAITS}
+        return Evaluation(examples=examples, splits=splits, probe={"probe": self.probe, "traits": probes})
+
+
+def _trait(row, trait: str) -> int:
+    cell = row[trait]
+    if trait == "FeedingPath":
+        if cell.lower() not in FEEDING:
+            raise TaskDataError(f"{row.where}: FeedingPath {cell!r} is not pelagic or benthic")
+        return FEEDING[cell.lower()]
+    try:
+        value = float(cell)
+    except ValueError:
+        value = float("nan")
+    if value not in (0.0, 1.0):
+        raise TaskDataError(f"{row.where}: {trait} {cell!r} is not 0 or 1")
+    return int(value)
+
+
+# -- the metric ------------------------------------------------------------------------------------------------
+
+
+def mean_trait_macro_f1(y_true, y_pred) -> float:
+    """Mean over the nine traits of each trait's macro-F1 (scikit-learn's convention); labels are packed traits.
+
+    Equal to ``mean(f1_score(decode(y_true)[:, i], decode(y_pred)[:, i], average="macro", zero_division=0))``
+    over the traits ``i``, with a prediction of -1 decoded as a third class of every trait.
+    """
+    return float(_per_trait(y_true, y_pred, np.ones((1, len(y_true))))[0].mean())
+
+
+def trait_macro_f1(y_true, y_pred, trait: str) -> float:
+    """One trait's macro-F1 (``trait`` named as in :data:`TRAITS`)."""
+    return float(_per_trait(y_true, y_pred, np.ones((1, len(y_true))))[0, TRAITS.index(trait)])
+
+
+def _replicates(y_true, y_pred, weights) -> np.ndarray:
+    """``mean_trait_macro_f1`` on each bootstrap replicate; ``weights[r, i]``: how often example i is drawn."""
+    return _per_trait(y_true, y_pred, weights).mean(axis=1)
+
+
+mean_trait_macro_f1.replicates = _replicates  # type: ignore[attr-defined]
+
+
+def _per_trait(y_true, y_pred, weights) -> np.ndarray:
+    """(R, 9): each trait's macro-F1 on each replicate (row of ``weights``)."""
+    t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if t.size == 0:
+        raise ValueError("mean_trait_macro_f1: no examples")
+    w = np.asarray(weights, dtype=np.float64)
+    n_traits, k = len(TRAITS), 3  # classes per trait: 0, 1, no prediction
+    offset = np.arange(n_traits, dtype=np.int64) * k  # trait i's class c is key i * 3 + c
+    bt, bp = decode(t) + offset, decode(p) + offset  # (n, 9) keys
+    size = n_traits * k + 1  # the last key: not a true positive
+    true = _weighted_counts(bt, w, size)[:, :-1].reshape(-1, n_traits, k)
+    pred = _weighted_counts(bp, w, size)[:, :-1].reshape(-1, n_traits, k)
+    tp = _weighted_counts(np.where(bt == bp, bt, size - 1), w, size)[:, :-1].reshape(-1, n_traits, k)
+    present = (true + pred) > 0  # in this replicate's truth or predictions
+    f1 = np.divide(2 * tp, true + pred, out=np.zeros_like(tp), where=present)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return f1.sum(axis=2) / present.sum(axis=2)
+
+
+def _weighted_counts(keys: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """(R, k): for each row of ``weights`` (R, n), the summed weight of each key 0..k-1 over the examples' keys
+    (``keys`` of shape (n, m): m keys per example)."""
+    r_count, n = weights.shape
+    m = keys.shape[1]
+    out = np.empty((r_count, k), dtype=np.float64)
+    step = max(1, 4_000_000 // max(n * m, 1))  # replicates per chunk: bounds the index array's memory
+    for lo in range(0, r_count, step):
+        chunk = weights[lo:lo + step]
+        rows = chunk.shape[0]
+        index = (np.arange(rows, dtype=np.int64)[:, None, None] * k + keys[None]).ravel()
+        drawn = np.broadcast_to(chunk[:, :, None], (rows, n, m)).ravel()
+        out[lo:lo + rows] = np.bincount(index, weights=drawn, minlength=rows * k).reshape(rows, k)
+    return out

@@ -1,0 +1,206 @@
+"""``tasks/iwildcam``: iWildCam2020-WILDS, species classification of camera-trap images at unseen locations.
+
+**What it measures.** How well a linear probe on frozen features recognises animal species in camera-trap
+images taken at camera locations that never appear in training (WILDS's out-of-distribution test split).
+
+**Citation.** Beery, Cole, Gjoka. *The iWildCam 2020 Competition Dataset.* arXiv:2004.10340, 2020; and Koh et al.
+*WILDS: A Benchmark of in-the-Wild Distribution Shifts.* ICML 2021.
+
+**Data** (``--data iwildcam=DIR``; ``biobench data fetch tasks/iwildcam --to DIR`` downloads WILDS's v2.0
+archive, ~12 GB, into ``DIR/iwildcam_v2.0``, which is where the ``wilds`` package puts it too)::
+
+    DIR/iwildcam_v2.0/metadata.csv     split (train, val, test, id_val, id_test), filename, y,
+                                       location_remapped (others, e.g. sequence_remapped and datetime, unused)
+    DIR/iwildcam_v2.0/train/<filename> every image, whatever its split
+    DIR/iwildcam_v2.0/categories.csv   optional: y, name (class names for the report)
+
+The CSV is read directly, by column name (the ``wilds`` package reaches the network when it is imported).
+Example ids are the image file names; each example's group is ``location:<location_remapped>``. A split value
+other than the five above is an error naming the row; the val, id_val and id_test rows are read and checked
+but not used. Every train and test image's existence is checked when the task is built.
+
+**Protocol.** Train on ``train``, evaluate on ``test`` (the out-of-distribution camera locations). Probe: the
+core's ``logreg`` (multinomial logistic regression on standardised features, C by stratified cross-validation on
+the training split); ``--set probe=...`` picks another.
+
+**Metric.** Macro-F1 averaged over the classes present in the test labels (``macro_f1_present``):
+``sklearn.metrics.f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0)``, the
+convention of WILDS's ``F1(average="macro")``, so scores compare with WILDS leaderboards. A predicted class that
+is absent from the test labels counts only as a false negative of the true class. ``Evaluation.splits``: the same
+metric per camera location. Test classes without any training image are kept (they score 0, as in WILDS) and
+counted in a warning when the task is built.
+
+**Differences from the published BioBench protocol.** BioBench also fits a linear soft-max classifier
+(LayerNorm + Linear trained by AdamW for 10,000 steps, no hyper-parameter search); here it is the core's
+logistic regression with C chosen by cross-validation. BioBench's macro-F1 averages over every class index from
+0 to the largest label seen in the truth or the predictions (absent classes scoring 0), not over the classes
+present in the test truth; this task follows WILDS instead. BioBench's example ids are row counters; here they are
+the image file names. BioBench's ``n_train`` sample is class-balanced like the core's.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from biobench_core.data import DataRecipe, Download
+from biobench_core.specs import TaskSpec
+from biobench_core.tasks import Example, Task, TaskDataError
+from biobench_tasks._formats import DataWarning, read_table
+from biobench_tasks.image_folder import load_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["IWildCam", "DATA", "macro_f1_present", "SUBDIR", "SPLIT_VALUES"]
+
+SUBDIR = "iwildcam_v2.0"
+METADATA = "metadata.csv"
+CATEGORIES = "categories.csv"
+REQUIRED = ("split", "filename", "y", "location_remapped")
+SPLIT_VALUES = ("train", "val", "test", "id_val", "id_test")
+USED = {"train": "train", "test": "test"}  # WILDS split -> biobench split
+
+DATA = DataRecipe(
+    downloads=(
+        Download("https://worksheets.codalab.org/rest/bundles/0x6313da2b204647e79a14b468131fcd64/contents/blob/",
+                 "archive.tar.gz", unpack=True, into=SUBDIR),
+    ),
+    notes="WILDS iWildCam v2.0 (11,957,420,032 bytes compressed); the source publishes no checksum. It unpacks to "
+          "iwildcam_v2.0/metadata.csv, categories.csv and train/.",
+)
+
+
+class IWildCam(Task):
+    """iWildCam2020-WILDS: train on ``train``, test on the unseen locations of ``test``; see the module docstring."""
+
+    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
+        super().__init__(spec, data, settings)
+        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
+        self.root = self.data.absolute() / SUBDIR
+        self._read()
+
+    def _read(self) -> None:
+        csv_path = self.root / METADATA
+        if not self.root.is_dir():
+            raise TaskDataError(f"{self.root}: missing folder: expected {SUBDIR}/{METADATA} and {SUBDIR}/train/")
+        rows = read_table(csv_path, REQUIRED)
+        images = self.root / "train"
+        if not images.is_dir():
+            raise TaskDataError(f"{images}: missing folder: expected {SUBDIR}/train/<filename>")
+        splits: dict[str, list[Example]] = {"train": [], "test": []}
+        seen: dict[str, str] = {}
+        for row in rows:
+            split = row.need("split")
+            if split not in SPLIT_VALUES:
+                raise TaskDataError(f"{row.where}: unknown split {split!r} (expected one of {', '.join(SPLIT_VALUES)})")
+            filename = row.need("filename")
+            label = _non_negative_int(row, "y")
+            location = row.need("location_remapped")
+            if split not in USED:
+                continue
+            if filename in seen:
+                raise TaskDataError(f"{row.where}: duplicate filename {filename} (first in {seen[filename]})")
+            seen[filename] = row.where
+            path = images / filename
+            if not os.path.exists(path):
+                raise TaskDataError(f"{row.where}: image not found: {path}")
+            splits[USED[split]].append(Example(id=filename, label=label, group=f"location:{location}",
+                                               source=str(path)))
+        for split, examples in splits.items():
+            if not examples:
+                raise TaskDataError(f"{csv_path}: no rows with split '{split}'")
+        train_classes = {ex.label for ex in splits["train"]}
+        unseen = [ex for ex in splits["test"] if ex.label not in train_classes]
+        if unseen:
+            n_classes = len({ex.label for ex in unseen})
+            warnings.warn(f"{csv_path}: {len(unseen)} test images of {n_classes} classes without train images "
+                          f"(e.g. y={unseen[0].label}, {unseen[0].id}): they count in macro-F1 and score 0, "
+                          "as in WILDS", DataWarning, stacklevel=3)
+        self.split_examples = {name: tuple(examples) for name, examples in splits.items()}
+        self._names = self._read_names(max(ex.label for exs in splits.values() for ex in exs))
+
+    def _read_names(self, largest: int) -> list[str] | None:
+        path = self.root / CATEGORIES
+        if not path.is_file():
+            return None
+        names = [str(i) for i in range(largest + 1)]
+        for row in read_table(path, ("y", "name")):
+            y = _non_negative_int(row, "y")
+            if y <= largest:
+                names[y] = row.get("name") or names[y]
+        return names
+
+    # -- the Task contract -----------------------------------------------------------------------------------
+
+    def load(self, example: Example) -> Image.Image:
+        return load_rgb(example.source if example.source is not None else self.root / "train" / example.id)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self._names
+
+
+def _non_negative_int(row, column: str) -> int:
+    cell = row.need(column)
+    try:
+        value = int(cell)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise TaskDataError(f"{row.where}: {column} {cell!r} is not a class index (an integer >= 0)")
+    return value
+
+
+# -- the metric ------------------------------------------------------------------------------------------------
+
+
+def macro_f1_present(y_true, y_pred) -> float:
+    """Macro-F1 over the classes present in ``y_true`` (WILDS's convention).
+
+    Equal to ``sklearn.metrics.f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro",
+    zero_division=0)``. A prediction of a class absent from ``y_true`` (or -1, no prediction) is a false negative
+    of the true class and nothing else.
+    """
+    t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if t.size == 0:
+        raise ValueError("macro_f1_present: no examples")
+    return float(_replicates(t, p, np.ones((1, t.size)))[0])
+
+
+def _replicates(y_true, y_pred, weights) -> np.ndarray:
+    """``macro_f1_present`` on each bootstrap replicate; ``weights[r, i]`` is how often example i is drawn."""
+    t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    classes, ti = np.unique(t, return_inverse=True)
+    k = classes.size
+    pi = np.searchsorted(classes, p).clip(0, max(k - 1, 0))
+    pi = np.where(classes[pi] == p, pi, k)  # k: a class absent from the truth
+    true = _weighted_counts(ti, w, k + 1)[:, :k]
+    pred = _weighted_counts(pi, w, k + 1)[:, :k]
+    tp = _weighted_counts(np.where(ti == pi, ti, k), w, k + 1)[:, :k]
+    present = true > 0  # in this replicate's truth
+    f1 = np.divide(2 * tp, true + pred, out=np.zeros_like(tp), where=present)
+    n_present = present.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_present > 0, f1.sum(axis=1) / np.maximum(n_present, 1), np.nan)
+
+
+macro_f1_present.replicates = _replicates  # type: ignore[attr-defined]
+
+
+def _weighted_counts(keys: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """(R, k): for each row of ``weights`` (R, n), the sum of the weights of the examples with each key in 0..k-1."""
+    r_count, n = weights.shape
+    out = np.empty((r_count, k), dtype=np.float64)
+    step = max(1, 4_000_000 // max(n, 1))  # replicates per chunk: bounds the index array's memory
+    for lo in range(0, r_count, step):
+        chunk = weights[lo:lo + step]
+        rows = chunk.shape[0]
+        index = (np.arange(rows, dtype=np.int64)[:, None] * k + keys[None, :]).ravel()
+        out[lo:lo + rows] = np.bincount(index, weights=chunk.ravel(), minlength=rows * k).reshape(rows, k)
+    return out

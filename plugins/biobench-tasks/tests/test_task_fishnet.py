@@ -1,0 +1,227 @@
+"""tasks/fishnet: FishNet's layout ({train,test}.csv with two unnamed index columns + Image_Library/<Folder>/) in
+miniature, end to end and malformed; the mean per-trait macro-F1 against scikit-learn."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from biobench_core.metrics import metric_replicates, metric_score
+from biobench_core.tasks import TaskDataError
+from biobench_tasks import biobench_tasks
+from biobench_tasks._formats import DataWarning
+from biobench_tasks.fishnet import TRAITS, FishNet, decode, encode, mean_trait_macro_f1, trait_macro_f1
+
+SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/fishnet")
+METRIC = "biobench_tasks.fishnet:mean_trait_macro_f1"
+HEADER = ["", "Unnamed: 0", "species", "image", "SpecCode", "Genus", "Subfamily", "Family", "Order", "Class",
+          "SuperClass", "source", "Folder", "Troph", "FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal",
+          "Polar", "freshwater", "saltwater", "brackish", "NewOrder", "Frequency"]
+# four trait profiles (bit i = trait i), one family and one colour each; every trait takes both values
+PROFILES = [("Sparidae", 0b101010101), ("Sciaenidae", 0b010101010), ("Acanthuridae", 0b110011001),
+            ("Salmonidae", 0b001100110)]
+
+
+def make_fishnet(root: Path, synth_image, *, n_train: int = 5, n_test: int = 3, edit=None) -> Path:
+    """``train.csv``/``test.csv`` with ``n_train``/``n_test`` images per profile; every third FishBase-style row
+    gives its image as a URL. One extra row per file has empty traits (FishNet has such rows): it is dropped.
+    ``edit(split, rows)`` may change the rows before they are written."""
+    for split, n in (("train", n_train), ("test", n_test)):
+        rows = []
+        for p, (family, bits) in enumerate(PROFILES):
+            for i in range(n):
+                name = f"{family[:4]}{split}{i}.jpg"
+                image = f"https://www.fishbase.se/images/species/{name}" if i % 3 == 2 else name
+                synth_image(root / "Image_Library" / family / name, p, len(PROFILES), seed=i + 100 * (split == "test"))
+                traits = {t: str((bits >> k) & 1) for k, t in enumerate(TRAITS)}
+                traits["FeedingPath"] = "pelagic" if bits & 1 else "benthic"
+                rows.append({"": str(len(rows)), "Unnamed: 0": str(len(rows)), "species": "", "image": image,
+                             "SpecCode": "", "Genus": "Genus", "Subfamily": "", "Family": family,
+                             "Order": "Perciformes", "Class": "Actinopterygii", "SuperClass": "",
+                             "source": "fishbase" if image.startswith("http") else "inat", "Folder": family,
+                             "Troph": "3.4", **traits, "NewOrder": "Perciformes", "Frequency": "0.28"})
+        rows.append({**rows[0], "image": f"untraited-{split}.jpg", **{t: "" for t in TRAITS}})
+        if edit is not None:
+            rows = edit(split, rows)
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f"{split}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            columns = list(rows[0])
+            writer.writerow(columns)
+            writer.writerows([[row.get(c, "") for c in columns] for row in rows])
+    return root
+
+
+def build(root: Path, **settings: str) -> FishNet:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # the dropped untraited rows
+        return FishNet(SPEC, root, settings)
+
+
+def test_fishnet_end_to_end_learns_all_nine_traits(tmp_path, run_task, synth_image):
+    data = make_fishnet(tmp_path / "fishnet", synth_image)
+    run, report = run_task("tasks/fishnet", data)
+    assert run.returncode == 0, run.stderr
+    [cell] = report["results"]
+    assert cell["metric"] == METRIC and cell["score"] >= 0.9  # chance is about 0.5
+    assert set(cell["splits"]) == {f"trait:{t}" for t in TRAITS}
+    assert all(score >= 0.8 for score in cell["splits"].values())
+
+
+def test_ids_labels_and_dropped_rows(tmp_path, synth_image):
+    data = make_fishnet(tmp_path, synth_image)
+    with pytest.warns(DataWarning) as record:
+        task = FishNet(SPEC, data, {})
+    assert [str(w.message) for w in record] == [f"{data / name}: 1 rows with a missing trait dropped"
+                                                for name in ("train.csv", "test.csv")]
+    train, test = task.examples("train"), task.examples("test")
+    assert len(train) == 4 * 5 and len(test) == 4 * 3
+    assert train[0].id == "Spartrain0.jpg" and train[0].label == PROFILES[0][1]
+    url_row = train[2]  # given as a FishBase URL: the id and path use its file name
+    assert url_row.id == "Spartrain2.jpg" and Path(url_row.source).parent.name == "Sparidae"
+    assert task.load(url_row).mode == "RGB"
+    assert task.stratum(train[0]) == 1  # FeedingPath: pelagic
+
+
+def test_n_train_balances_feeding_path(tmp_path, synth_image):
+    chosen = build(make_fishnet(tmp_path, synth_image), n_train="6").chosen_examples("train")
+    assert sorted(ex.label & 1 for ex in chosen) == [0, 0, 0, 1, 1, 1]
+
+
+def test_a_trait_constant_in_train_predicts_that_value(tmp_path, synth_image):
+    from biobench_core.tasks import SplitFeatures
+
+    task = build(make_fishnet(tmp_path, synth_image))
+    rng = np.random.default_rng(0)
+
+    def feats(split):
+        examples = list(task.examples(split))
+        return SplitFeatures(examples, np.stack([np.r_[decode(np.array([ex.label]))[0], 0.0] + rng.normal(size=10)
+                                                 * 0.05 for ex in examples]).astype(np.float32))
+
+    train, test = feats("train"), feats("test")
+    only_benthic = [i for i, ex in enumerate(train.examples) if ex.label & 1 == 0]
+    train = SplitFeatures([train.examples[i] for i in only_benthic], train.features[only_benthic])
+    evaluation = task.evaluate(train, test)
+    assert evaluation.probe["traits"]["FeedingPath"] == {"probe": "constant", "value": 0}
+    assert all(info["pred"] & 1 == 0 for _, _, info in evaluation.examples)
+    assert evaluation.probe["traits"]["Tropical"] == {"probe": "constant", "value": 1}  # 1 in both profiles left
+    assert set(evaluation.splits) == {f"trait:{t}" for t in TRAITS}
+
+
+# -- the metric -----------------------------------------------------------------------------------------------------
+
+
+def _reference(t, p):
+    bt, bp = decode(t), decode(p)
+    bp = np.where(bp == 2, -1, bp)  # a -1 prediction: "no prediction", one more class for sklearn
+    return np.mean([f1_score(bt[:, i], bp[:, i], average="macro", zero_division=0) for i in range(len(TRAITS))])
+
+
+def test_encode_decode_round_trip():
+    bits = np.random.default_rng(0).integers(0, 2, (20, 9))
+    assert (decode(encode(bits)) == bits).all()
+    assert (decode(np.array([-1])) == 2).all()
+
+
+def test_mean_trait_macro_f1_matches_sklearn():
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        n = int(rng.integers(1, 50))
+        t = rng.integers(0, 512, n)
+        p = np.where(rng.random(n) < 0.5, t ^ (1 << rng.integers(0, 9, n)), rng.integers(0, 512, n))
+        p = np.where(rng.random(n) < 0.1, -1, p)
+        assert mean_trait_macro_f1(t, p) == pytest.approx(_reference(t, p), abs=1e-12)
+        assert metric_score(METRIC, t, p) == pytest.approx(_reference(t, p), abs=1e-12)
+    t, p = rng.integers(0, 512, 40), rng.integers(0, 512, 40)
+    brackish = f1_score(decode(t)[:, 8], decode(p)[:, 8], average="macro", zero_division=0)
+    assert trait_macro_f1(t, p, "brackish") == pytest.approx(brackish, abs=1e-12)
+
+
+def test_replicates_match_sklearn_on_resampled_images():
+    rng = np.random.default_rng(1)
+    n = 40
+    t = rng.integers(0, 512, n)
+    p = np.where(rng.random(n) < 0.7, t, rng.integers(0, 512, n))
+    p[3] = -1
+    index = rng.integers(0, n, (30, n))
+    weights = np.stack([np.bincount(row, minlength=n) for row in index]).astype(float)
+    expected = [_reference(t[row], p[row]) for row in index]
+    np.testing.assert_allclose(mean_trait_macro_f1.replicates(t, p, weights), expected, atol=1e-12)
+    np.testing.assert_allclose(metric_replicates(METRIC, t, p, None, index), expected, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::biobench_tasks._formats.DataWarning")  # the dropped untraited rows
+def test_conformance_kit(tmp_path, synth_image):
+    from biobench_core.testing import check_task
+
+    check_task("tasks/fishnet", data=make_fishnet(tmp_path, synth_image)).assert_ok()
+
+
+# -- malformed data ----------------------------------------------------------------------------------------------------
+
+
+def test_missing_column(tmp_path, synth_image):
+    def edit(split, rows):
+        return [{k: v for k, v in r.items() if k != "Folder"} for r in rows]
+
+    with pytest.raises(TaskDataError, match=r"train.csv: missing column 'Folder'") as info:
+        build(make_fishnet(tmp_path, synth_image, edit=edit))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_image(tmp_path, synth_image):
+    data = make_fishnet(tmp_path, synth_image)
+    (data / "Image_Library" / "Acanthuridae" / "Acantest1.jpg").unlink()
+    with pytest.raises(TaskDataError, match=r"test.csv row 9: image not found: .*Image_Library/Acanthuridae/"
+                                            r"Acantest1.jpg$"):
+        build(data)
+
+
+def test_bad_trait_values(tmp_path, synth_image):
+    def feeding(split, rows):
+        rows[1]["FeedingPath"] = "demersal"
+        return rows
+
+    with pytest.raises(TaskDataError, match=r"train.csv row 3: FeedingPath 'demersal' is not pelagic or benthic"):
+        build(make_fishnet(tmp_path / "a", synth_image, edit=feeding))
+
+    def polar(split, rows):
+        rows[2]["Polar"] = "2"
+        return rows
+
+    with pytest.raises(TaskDataError, match=r"train.csv row 4: Polar '2' is not 0 or 1"):
+        build(make_fishnet(tmp_path / "b", synth_image, edit=polar))
+
+
+def test_repeated_image_is_kept_once_with_a_warning(tmp_path, synth_image):
+    def edit(split, rows):
+        return rows + [rows[0]] if split == "test" else rows
+
+    data = make_fishnet(tmp_path, synth_image, edit=edit)
+    with pytest.warns(DataWarning) as record:
+        task = FishNet(SPEC, data, {})
+    assert f"{data / 'test.csv'}: 1 rows repeat an image listed earlier in the file; kept once" in [
+        str(w.message) for w in record]
+    assert len(task.examples("test")) == 12
+
+    def leak(split, rows):
+        return rows + [{**rows[0], "image": "Spartrain0.jpg"}] if split == "test" else rows
+
+    data = make_fishnet(tmp_path / "leak", synth_image, edit=leak)
+    with pytest.warns(DataWarning) as record:
+        FishNet(SPEC, data, {})
+    assert f"{data}: 1 images are listed in both train.csv and test.csv (e.g. Spartrain0.jpg)" in [
+        str(w.message) for w in record]
+
+
+def test_missing_image_library(tmp_path, synth_image):
+    data = make_fishnet(tmp_path, synth_image)
+    (data / "Image_Library").rename(data / "images")
+    with pytest.raises(TaskDataError, match=r"Image_Library: missing folder: expected Image_Library/<Folder>/<image>"):
+        build(data)
