@@ -263,7 +263,11 @@ def _run_one(backbone: LazyBackbone, plan: PlannedTask, key: ExperimentKey, cach
     fit_seconds = time.perf_counter() - start
     if not evaluation.examples:
         raise RuntimeError(f"{task.spec.id}: evaluate() scored no test example")
-    examples = _scored_test_examples(evaluation.examples, plan.inputs["test"].examples)
+    headline = [ex for ex in plan.inputs["test"].examples if task.in_score(ex)]
+    ids = {ex.id for ex in headline}
+    examples = _scored_test_examples([e for e in evaluation.examples if e[0] in ids], headline)
+    if not examples:
+        raise RuntimeError(f"{task.spec.id}: no test example counts in the score (Task.in_score)")
     try:
         y_true = [int(info["label"]) for _, _, info in examples]
         y_pred = [int(info["pred"]) for _, _, info in examples]

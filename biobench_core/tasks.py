@@ -224,6 +224,21 @@ class Task:
         """What ``n_train`` balances over: the label; a task of many binary sub-tasks returns (sub-task, label)."""
         return example.label
 
+    def files(self, example: Example) -> Sequence[str]:
+        """Every file :meth:`load` reads for ``example`` (default: its ``source``); :meth:`manifest` stamps each, so
+        rewriting any of them (a video's frame, say) is a change the feature cache and the results store see."""
+        return () if example.source is None else (example.source,)
+
+    def in_score(self, example: Example) -> bool:
+        """Whether a test example counts in the task's score (all do by default).
+
+        A task that also reports a second test set as a sub-score (PlantNet's ``test`` folder next to the ``val``
+        it is scored on) puts both in its test split and returns ``False`` here for the second: those examples are
+        extracted and passed to :meth:`evaluate` like the others, which reports them in ``Evaluation.splits``,
+        but they are neither stored as scored examples nor part of the score or its interval.
+        """
+        return True
+
     def decode_key(self) -> str:
         """Whatever besides the files changes what :meth:`load` returns (e.g. a frame-sampling seed); "" if nothing.
 
@@ -245,7 +260,8 @@ class Task:
         return ",".join(f"{k}={v}" for k, v in sorted({**self.settings, "probe": self.probe}.items()))
 
     def manifest(self, split: str, examples: Sequence[Example] | None = None) -> str:
-        """A hash of everything that determines ``split``'s inputs: ids, labels and each file's size and mtime.
+        """A hash of everything that determines ``split``'s inputs: ids, labels and the size and mtime of each file
+        :meth:`files` names.
 
         ``examples`` defaults to the whole split (pass a prefix for ``--limit`` runs). The feature cache keys
         on it, so a changed, added or removed file never returns stale features.
@@ -255,13 +271,14 @@ class Task:
         if extra:
             digest.update(f"\0decode:{extra}".encode())
         for ex in self.examples(split) if examples is None else examples:
-            stamp = ""
-            if ex.source is not None:
+            stamps = []
+            for path in self.files(ex):
                 try:
-                    st = os.stat(ex.source)
-                    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+                    st = os.stat(path)
+                    stamps.append(f"{st.st_size}:{st.st_mtime_ns}")
                 except OSError:
-                    stamp = "missing"
+                    stamps.append("missing")
+            stamp = ";".join(stamps)
             digest.update(f"\0{ex.id}\0{ex.label}\0{ex.group}\0{ex.source}\0{stamp}".encode())
         return digest.hexdigest()
 

@@ -3,6 +3,7 @@ metric, prior-work tasks kept out of the benchmark mean, and a store that record
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
 
@@ -150,3 +151,21 @@ def test_the_store_keeps_the_prior_work_flag_and_upgrades_a_version_2_store(tmp_
     assert flags == {("m/a", "tasks/inat21"): True, ("m/a", "tasks/one"): True, ("m/b", "tasks/inat21"): False}
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+def test_the_manifest_stamps_every_file_a_task_reads(tmp_path):
+    frames = [tmp_path / f"f{i}.jpg" for i in range(3)]
+    for f in frames:
+        f.write_bytes(b"x")
+
+    class Clips(Task):
+        def examples(self, split):
+            return [Example(id="clip", label=0, source=str(tmp_path))]
+
+        def files(self, example):
+            return [str(f) for f in frames]
+
+    task = Clips(SPEC)
+    before = task.manifest("test")
+    os.utime(frames[1], ns=(1, 1))  # one frame rewritten in place: the folder itself is unchanged
+    assert task.manifest("test") != before

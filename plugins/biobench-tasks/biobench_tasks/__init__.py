@@ -75,3 +75,119 @@ def biobench_tasks() -> Iterator[TaskSpec]:
         data_size="5.4 GB",
         data_recipe="biobench_tasks.fishnet:DATA",
     )
+    yield TaskSpec(
+        id="tasks/herbarium19",
+        factory="biobench_tasks.herbarium19:Herbarium19",
+        description="Herbarium Challenge 2019: 683 Melastomataceae species from herbarium sheets; train on train, "
+                    "test on validation; macro-F1",
+        license=None,
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://storage.googleapis.com/nybg/herbarium-2019-fgvc6 (FGVC6, arXiv:1906.05372)",
+        data_size="41 GB",
+        data_recipe="biobench_tasks.herbarium19:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/plantnet",
+        factory="biobench_tasks.plantnet:PlantNet",
+        description="Pl@ntNet-300K: 1,081 long-tailed plant species; train on train, test on val; macro-F1",
+        license="CC-BY-4.0",
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://zenodo.org/records/5645731",
+        data_size="30 GB",
+        data_recipe="biobench_tasks.plantnet:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/plankton",
+        factory="biobench_tasks.plankton:Plankton",
+        description="Phytoplankton (IFCB) taxa: train on SYKE 2022, test on Utö 2021; macro-F1",
+        license=None,
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://b2share.eudat.eu (SYKE-plankton_IFCB_2022 and SYKE-plankton_IFCB_Utö_2021)",
+        data_size=None,
+        data_recipe="biobench_tasks.plankton:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/inat21",
+        factory="biobench_tasks.inat21:INat21",
+        description="iNat2021: 10,000 species, train on train_mini (50 per species), test on val; accuracy "
+                    "(prior work: kept out of the benchmark mean)",
+        license="per-image CC licences (iNaturalist)",
+        protocol="logreg",
+        metric="accuracy",
+        needs_data=True,
+        data_source="https://github.com/visipedia/inat_comp/tree/master/2021",
+        prior_work=True,
+        data_size="50 GB",
+        data_recipe="biobench_tasks.inat21:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/ecdysis",
+        factory="biobench_tasks.ecdysis:Ecdysis",
+        description="Ecdysis Foundation insect specimens: taxa, earliest 80% per taxon train, latest 20% test; "
+                    "macro-F1 (splits per order)",
+        license=None,
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://bugbox.ecdysis.bio/samples/collection-download/1",
+        data_size=None,
+        data_recipe="biobench_tasks.ecdysis:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/beluga",
+        factory="biobench_tasks.beluga:Beluga",
+        description="Beluga ID 2022: re-identify 788 individual beluga whales in 5,902 images; leave-one-out 5-NN, "
+                    "macro-F1 over individuals (top-1 accuracy and viewpoints as splits)",
+        license="CDLA-Permissive-1.0",
+        protocol="knn",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://lila.science/datasets/beluga-id-2022/",
+        data_size="590 MB",
+        data_recipe="biobench_tasks.beluga:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/fungiclef",
+        factory="biobench_tasks.fungiclef:FungiCLEF",
+        description="FungiCLEF 2023: fungus species of DF21 observations (images mean-pooled) from DF20 photos, "
+                    "SimpleShot + Mahalanobis open-set rule; 1 - normalised poison-aware cost (macro-F1 as a split)",
+        license=None,
+        protocol="simpleshot",
+        metric="biobench_tasks.fungiclef:cost_score",
+        needs_data=True,
+        data_source="https://www.imageclef.org/FungiCLEF2023 (files: http://ptak.felk.cvut.cz/plants/DanishFungiDataset/)",
+        data_size="9 GB",
+        data_recipe="biobench_tasks.fungiclef:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/kabr",
+        factory="biobench_tasks.kabr:Kabr",
+        description="KABR: behaviour (8 classes) of giraffes and zebras in drone video clips; 16 frames per clip "
+                    "(stride 5, seeded start), max-pooled; macro-F1 (species as splits)",
+        license="CC0-1.0",
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://huggingface.co/datasets/imageomics/KABR",
+        data_size="10+ h of video, ~1.1M frames",
+        data_recipe="biobench_tasks.kabr:DATA",
+    )
+    yield TaskSpec(
+        id="tasks/mammalnet",
+        factory="biobench_tasks.mammalnet:MammalNet",
+        description="MammalNet (compositional split): 12 behaviours of 173 mammal categories in video clips; "
+                    "32 frames max-pooled; macro-F1 (species as splits)",
+        license=None,
+        protocol="logreg",
+        metric="macro-f1",
+        needs_data=True,
+        data_source="https://mammal-net.github.io (files: https://mammalnet.s3.amazonaws.com)",
+        data_size="18k videos, 539 h",
+        data_recipe="biobench_tasks.mammalnet:DATA",
+    )

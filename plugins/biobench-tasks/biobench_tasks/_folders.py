@@ -1,0 +1,119 @@
+"""A base class for tasks whose data is one folder of class folders per split (``<split>/<class>/<image>``).
+
+Shared by ``herbarium19``, ``plantnet``, ``plankton`` and ``inat21``. A subclass names the folders of its train
+and test splits (each with alternatives tried in order, e.g. the name an archive unpacks to) and may override how
+an example's id and group are made. What it guarantees:
+
+* One class map, by class-folder name, over both splits (:func:`~biobench_tasks._formats.class_index`), so a test
+  split that holds only some of the classes keeps the train split's labels (a per-split ``sorted(os.listdir)``
+  would shift them).
+* A missing split folder, a split without images, a test class without train images, or two images with one id
+  is one :class:`~biobench_core.tasks.TaskDataError` line naming the folder or files, raised when the task is
+  built. An empty class folder is skipped with a :class:`~biobench_tasks._formats.DataWarning` naming it.
+* Images are found by listing the folders, so each one exists when the task is built; it is decoded to 8-bit RGB
+  (:func:`~biobench_tasks.image_folder.load_rgb`) when loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from biobench_core.specs import TaskSpec
+from biobench_core.tasks import SPLITS, Example, Task, TaskDataError
+from biobench_tasks._formats import IMAGE_EXTENSIONS, class_index, scan_class_folders
+from biobench_tasks.image_folder import load_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["ClassFolderTask"]
+
+
+class ClassFolderTask(Task):
+    """``<root>/<train folder>/<class>/<image>`` and ``<root>/<test folder>/<class>/<image>``; see the module."""
+
+    #: split -> the folder names (relative to :attr:`root`) tried in order; the first that exists is used.
+    folders: ClassVar[dict[str, Sequence[str]]] = {"train": ("train",), "test": ("val",)}
+    #: What the error for a missing split folder adds after the expected layout (e.g. where the data comes from).
+    missing_hint: ClassVar[str] = ""
+    extensions: ClassVar[frozenset[str]] = IMAGE_EXTENSIONS
+
+    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
+        super().__init__(spec, data, settings)
+        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
+        self.root = self.resolve_root(self.data.absolute())
+        self._build()
+
+    # -- what subclasses may override --------------------------------------------------------------------------
+
+    def resolve_root(self, data: Path) -> Path:
+        """The folder the split folders are in (the data folder itself by default)."""
+        return data
+
+    def split_folders(self) -> dict[str, Sequence[str]]:
+        """:attr:`folders`, or a choice that depends on the task's settings."""
+        return self.folders
+
+    def example_id(self, split: str, class_name: str, path: Path) -> str:
+        """The example's id: its path relative to :attr:`root` (``train/<class>/<file>``) by default."""
+        return path.relative_to(self.root).as_posix()
+
+    def example_group(self, class_name: str, path: Path) -> str | None:
+        """The example's group for ``Evaluation.splits``; ``None`` (no group splits) by default."""
+        return None
+
+    # -- building ----------------------------------------------------------------------------------------------
+
+    def _folder(self, split: str, names: Sequence[str]) -> Path:
+        for name in names:
+            if (self.root / name).is_dir():
+                return self.root / name
+        first = names[0]
+        others = f" (or {', '.join(n + '/' for n in names[1:])})" if len(names) > 1 else ""
+        hint = f"; {self.missing_hint}" if self.missing_hint else ""
+        raise TaskDataError(f"{self.root / first}: missing folder: expected {first}/<class>/<image>{others}{hint}")
+
+    def _build(self) -> None:
+        dirs = {split: self._folder(split, names) for split, names in self.split_folders().items()}
+        found = {split: scan_class_folders(folder, extensions=self.extensions) for split, folder in dirs.items()}
+        self.split_dirs = dirs
+        self._classes = sorted(class_index(name for pairs in found.values() for name, _ in pairs))
+        train_classes = {name for name, _ in found["train"]}
+        for split in SPLITS:
+            if split == "train":
+                continue
+            unseen: dict[str, int] = {}
+            for name, _ in found[split]:
+                if name not in train_classes:
+                    unseen[name] = unseen.get(name, 0) + 1
+            if unseen:
+                name, count = next(iter(unseen.items()))
+                more = f" ({len(unseen) - 1} more such classes)" if len(unseen) > 1 else ""
+                raise TaskDataError(f"{dirs[split] / name}: class '{name}' has {count} image{'s' * (count != 1)} "
+                                    f"but no images in {dirs['train'] / name}{more}")
+        index = {name: i for i, name in enumerate(self._classes)}
+        seen: dict[str, Path] = {}
+        self.split_examples = {}
+        for split in SPLITS:
+            examples = []
+            for name, path in found[split]:
+                example_id = self.example_id(split, name, path)
+                if example_id in seen:
+                    raise TaskDataError(f"{path}: duplicate image id '{example_id}' (also {seen[example_id]})")
+                seen[example_id] = path
+                examples.append(Example(id=example_id, label=index[name], group=self.example_group(name, path),
+                                        source=os.fspath(path)))
+            self.split_examples[split] = tuple(examples)
+
+    # -- the Task contract -------------------------------------------------------------------------------------
+
+    def load(self, example: Example) -> Image.Image:
+        assert example.source is not None
+        return load_rgb(example.source)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._classes)

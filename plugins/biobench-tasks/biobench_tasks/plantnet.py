@@ -1,0 +1,116 @@
+"""``tasks/plantnet``: plant species in Pl@ntNet-300K, a long-tailed set with high label ambiguity.
+
+**What it measures.** Recognition of 1,081 plant species from 306,146 photos taken by Pl@ntNet users (flowers,
+leaves, fruits, bark, whole plants): a strongly long-tailed distribution with visually ambiguous species, scored by
+macro-F1 so that rare species count as much as common ones.
+
+**Citation.** Garcin et al. *Pl@ntNet-300K: a plant image dataset with high label ambiguity and a long-tailed
+distribution.* NeurIPS Datasets and Benchmarks 2021.
+
+**Data** (``--data plantnet=DIR``; ``biobench data fetch tasks/plantnet --to DIR`` downloads ``plantnet_300K.zip``,
+~30 GB, from Zenodo record 5645731, the URL of BioBench's download script)::
+
+    DIR/images/train/<species_id>/<image_id>.jpg
+    DIR/images/val/<species_id>/<image_id>.jpg
+    DIR/images/test/<species_id>/<image_id>.jpg      (optional: scored as the split "test")
+
+The archive unpacks to ``DIR/plantnet_300K/images/...``: when ``DIR/images`` is absent, ``DIR/plantnet_300K`` is
+used. Example ids are the image ids (the file names without ``.jpg``), which are unique across the splits. Zenodo
+publishes an MD5 checksum only, so the recipe has no sha256.
+
+**Protocol.** Train on ``train``, evaluate on ``val`` (as published). One class map by species-id folder name over
+the train split and the evaluated one; an evaluated species without train images is an error naming its folder.
+Probe: the core's linear probe (``logreg``, alias ``linear``: multinomial logistic regression, C by stratified
+cross-validation on the training split). Metric: macro-F1. ``--set eval_split=test`` evaluates on the dataset's
+``test`` folder instead, as a separate result (settings key the results store).
+
+**Group splits.** ``Evaluation.splits`` has ``val`` (the score itself) and, when the dataset's ``test`` folder is
+present, ``test``: its images are extracted and predicted with the same probe, reported as that split, but kept
+out of the score and its interval (:meth:`Task.in_score`), so the headline stays the published ``val`` score. A
+``test`` image of a species without train images cannot be predicted: such images are left out, with a warning
+counting them. With ``--set eval_split=test`` the ``test`` folder is the scored one and there is no extra split.
+
+**Differences from the published BioBench protocol.** BioBench fits its own linear soft-max classifier (AdamW, no
+hyper-parameter search); here it is the core's logistic regression with C chosen by cross-validation. Neither
+weights the classes (BioBench's docstring mentions a ridge classifier with ``class_weight='balanced'``; its code
+does not use one). BioBench's class map is
+an ordinal encoding of the species ids over train and val together; here it is the sorted species ids of the
+same splits, the same labels up to renumbering.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from biobench_core.data import DataRecipe, Download
+from biobench_core.tasks import Example, Setting, TaskDataError
+from biobench_tasks._folders import ClassFolderTask
+from biobench_tasks._formats import DataWarning, scan_class_folders
+
+__all__ = ["PlantNet", "DATA", "EVAL_SPLITS"]
+
+UNPACKED = "plantnet_300K"
+EVAL_SPLITS = ("val", "test")
+
+DATA = DataRecipe(
+    downloads=(Download("https://zenodo.org/records/5645731/files/plantnet_300K.zip", "plantnet_300K.zip",
+                        unpack=True),),
+    notes="Pl@ntNet-300K v1.1 from Zenodo (~30 GB); Zenodo publishes an MD5 checksum only. It unpacks to "
+          "plantnet_300K/images/{train,val,test}/, which the task finds by itself.",
+)
+
+
+def _eval_split(value: str) -> str:
+    if value not in EVAL_SPLITS:
+        raise ValueError(f"expected one of {', '.join(EVAL_SPLITS)}")
+    return value
+
+
+class PlantNet(ClassFolderTask):
+    """``images/{train,val,test}/<species_id>/<image_id>.jpg``; see the module docstring."""
+
+    settings_schema = {
+        "eval_split": Setting("the folder scored: val (default, as published) or test", check=_eval_split),
+    }
+    missing_hint = "get the data with: biobench data fetch tasks/plantnet --to DIR"
+
+    def resolve_root(self, data: Path) -> Path:
+        if not (data / "images").is_dir() and (data / UNPACKED / "images").is_dir():
+            return data / UNPACKED
+        return data
+
+    def split_folders(self) -> dict[str, Sequence[str]]:
+        return {"train": ("images/train",), "test": (f"images/{self.settings.get('eval_split', 'val')}",)}
+
+    def example_id(self, split: str, class_name: str, path: Path) -> str:
+        return path.stem
+
+    def example_group(self, class_name: str, path: Path) -> str | None:
+        return self.settings.get("eval_split", "val")
+
+    def _build(self) -> None:
+        super()._build()
+        extra = self.root / "images" / "test"
+        if self.settings.get("eval_split", "val") != "val" or not extra.is_dir():
+            return
+        index = {name: i for i, name in enumerate(self._classes)}
+        scored = {ex.id for split in self.split_examples.values() for ex in split}
+        added, unseen = [], 0
+        for name, path in scan_class_folders(extra, extensions=self.extensions):
+            if name not in index:
+                unseen += 1
+                continue
+            example_id = path.stem
+            if example_id in scored:
+                raise TaskDataError(f"{path}: duplicate image id '{example_id}' (also in train or val)")
+            added.append(Example(id=example_id, label=index[name], group="test", source=os.fspath(path)))
+        if unseen:
+            warnings.warn(f"{extra}: {unseen} image{'s' * (unseen != 1)} of species without train images left out "
+                          "of the 'test' split", DataWarning, stacklevel=2)
+        self.split_examples["test"] = (*self.split_examples["test"], *added)
+
+    def in_score(self, example: Example) -> bool:
+        return example.group != "test" or self.settings.get("eval_split", "val") == "test"
