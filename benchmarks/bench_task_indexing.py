@@ -8,8 +8,8 @@ reading the task's own metadata files by column name with ``csv.DictReader`` int
 metadata takes before doing anything with it); the plain ``csv.reader`` pass (C-speed tokenising only, nothing
 kept) is shown too, as is the core's manifest (a ``stat`` of every file for the data identity), which every task
 pays alike and is not part of the format's indexing. For formats whose metadata is the folder tree (class folders)
-or a JSON file, a CSV listing the same images (path, label, split) stands in for it. For video tasks the 100,000
-images are frames. Best of three, files warm in the page cache. ``python benchmarks/bench_task_indexing.py``.
+or a JSON file, or lists clips but not their frames (MammalNet), a CSV listing the same images (path, label, split)
+stands in for it. For video tasks the 100,000 images are frames. Best of three, files warm in the page cache. ``python benchmarks/bench_task_indexing.py``.
 """
 
 from __future__ import annotations
@@ -183,9 +183,10 @@ def gen_fungiclef(root: Path, n: int) -> list[Path]:
 
 
 def gen_mammalnet(root: Path, n: int, frames: int = 32) -> list[Path]:
-    paths = []
+    """The annotation lists clips, not frames: the baseline is a CSV listing every frame (what is indexed)."""
     folder = root / "annotation" / "composition"
     folder.mkdir(parents=True)
+    rows = []
     for split, share in (("train", 0), ("test", 1)):
         path = folder / f"{split}.csv"
         with open(path, "w") as f:
@@ -194,8 +195,8 @@ def gen_mammalnet(root: Path, n: int, frames: int = 32) -> list[Path]:
                 f.write(f"trimmed_videos/{vid}.mp4 {i % 12} {i % 170}\n")
                 for k in range(1, frames + 1):
                     _touch(root / "frames" / vid / f"frame_{k:02d}.jpg")
-        paths.append(path)
-    return paths
+                    rows.append((f"frames/{vid}/frame_{k:02d}.jpg", str(i % 12), split))
+    return _listing(root, rows)
 
 
 def gen_ecdysis(root: Path, n: int) -> list[Path]:
