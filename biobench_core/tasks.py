@@ -157,6 +157,11 @@ class Task:
     needs_patches: bool = False
     #: How a video example's frame features become one vector: ``"mean"`` or ``"max"`` over its frames.
     frame_pooling: ClassVar[str] = "mean"
+    #: Train and test are the same examples by design: :meth:`evaluate` scores each one against the others
+    #: (leave-one-out re-identification). The conformance kit then expects the splits to be equal, not disjoint.
+    leave_one_out: ClassVar[bool] = False
+    #: Test examples may carry labels no training example has (unknown classes an open-set protocol must reject).
+    open_set: ClassVar[bool] = False
     data_version: str = "1"
     #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
     split_examples: dict[str, Sequence[Example]] | None = None

@@ -28,8 +28,9 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
 
     Checks: the task declares its settings as :class:`~biobench_core.tasks.Setting` objects and refuses an
     unknown one with a ``SettingsError`` (so a typo is never silently ignored); both splits are non-empty lists
-    of ``Example``; ids are unique, disjoint across splits and stable across two calls; labels are ints and every
-    test label occurs in train; ``load()`` returns a PIL image (or a non-empty list of frames) for the first
+    of ``Example``; ids are unique, disjoint across splits (for a ``leave_one_out`` task: every test id in train)
+    and stable across two calls; labels are ints and every test label occurs in train (unless the task is
+    ``open_set``); ``load()`` returns a PIL image (or a non-empty list of frames) for the first
     ``n_load`` examples of each split; ``manifest()`` is stable; and ``evaluate()`` on random features
     (``SplitFeatures``, one row per example) returns one finite score per test example, with
     the test ids in order, also when one test example is missing (as when its image fails to decode).
@@ -83,11 +84,21 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
         return report
 
     train, test = splits["train"], splits["test"]
-    overlap = sorted({ex.id for ex in train} & {ex.id for ex in test})
-    if overlap:
-        report.fail("disjoint splits", f"ids in both train and test: {', '.join(map(repr, overlap[:5]))}")
+    train_ids, test_ids = {ex.id for ex in train}, {ex.id for ex in test}
+    if getattr(task, "leave_one_out", False):
+        if test_ids <= train_ids:
+            report.ok_("leave-one-out", "every test example is also in train, as a leave-one-out task declares")
+        else:
+            missing = sorted(test_ids - train_ids)
+            report.fail("leave-one-out", f"a leave-one-out task's test ids must be in train: {missing[:5]} are not")
+    else:
+        overlap = sorted(train_ids & test_ids)
+        if overlap:
+            report.fail("disjoint splits", f"ids in both train and test: {', '.join(map(repr, overlap[:5]))}")
     unseen = sorted({ex.label for ex in test} - {ex.label for ex in train}, key=str)
-    if unseen:
+    if unseen and getattr(task, "open_set", False):
+        report.ok_("open set", f"{len(unseen)} test label(s) never seen in train, as an open-set task declares")
+    elif unseen:
         report.fail("labels", f"test labels never seen in train: {unseen[:10]}")
     names = task.class_names
     if names is not None and all(_is_int_label(ex.label) for ex in (*train, *test)):
