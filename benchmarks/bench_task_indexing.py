@@ -7,9 +7,9 @@ checking the metadata, every listed file's existence, the class map) and both sp
 reading the task's own metadata files by column name with ``csv.DictReader`` into a list (what reading the
 metadata takes before doing anything with it); the plain ``csv.reader`` pass (C-speed tokenising only, nothing
 kept) is shown too, as is the core's manifest (a ``stat`` of every file for the data identity), which every task
-pays alike and is not part of the format's indexing. For formats whose metadata is the folder tree (class folders)
-or a JSON file, or lists clips but not their frames (MammalNet), a CSV listing the same images (path, label, split)
-stands in for it. For video tasks the 100,000 images are frames. Best of three, files warm in the page cache. ``python benchmarks/bench_task_indexing.py``.
+pays alike and is not part of the format's indexing. A JSON metadata file (Beluga's COCO annotations) is read with
+``json.load`` instead. For formats whose metadata is the folder tree (class folders) or lists clips but not their
+frames (MammalNet), a CSV listing the same images (path, label, split) stands in for it. For video tasks the 100,000 images are frames. Best of three, files warm in the page cache. ``python benchmarks/bench_task_indexing.py``.
 """
 
 from __future__ import annotations
@@ -148,18 +148,20 @@ def gen_fishnet(root: Path, n: int) -> list[Path]:
 
 def gen_beluga(root: Path, n: int) -> list[Path]:
     base = root / "beluga.coco"
-    images, annotations, rows = [], [], []
+    images, annotations = [], []
     for i in range(n):
         name = f"{i:07d}.jpg"
         images.append({"id": i, "file_name": name, "width": 500, "height": 375})
         annotations.append({"id": i, "image_id": i, "category_id": 1, "name": f"beluga{i % 800:03d}",
                             "bbox": [0, 0, 500, 375], "area": 187500, "iscrowd": 0})
-        _touch(base / "images" / "train2022" / name)
-        rows.append((f"beluga.coco/images/train2022/{name}", f"beluga{i % 800:03d}", "all"))
+        path = base / "images" / "train2022" / name
+        _touch(path)
+        os.truncate(path, 20_000 + i)  # sparse, and of distinct sizes like real photos (copies are found by size)
     (base / "annotations").mkdir(parents=True)
-    with open(base / "annotations" / "instances_train2022.json", "w") as f:
+    path = base / "annotations" / "instances_train2022.json"
+    with open(path, "w") as f:
         json.dump({"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "beluga"}]}, f)
-    return _listing(root, rows)
+    return [path]  # the baseline reads it with json.load
 
 
 def gen_fungiclef(root: Path, n: int) -> list[Path]:
@@ -170,9 +172,9 @@ def gen_fungiclef(root: Path, n: int) -> list[Path]:
             w = csv.writer(f)
             w.writerow(["observationID", "image_path", "class_id", "poisonous", "species"])
             for i in range(share, n, 2):
-                name = f"{i:08d}.JPG"
-                cls = -1 if split == "val" and i % 50 == 1 else i % 1600
-                w.writerow([i // 4, name, cls, int(cls % 30 == 0), f"species {cls}"])
+                name, observation = f"{i:08d}.JPG", i // 4  # four images per observation
+                cls = -1 if split == "val" and observation % 50 == 1 else observation % 1600
+                w.writerow([observation, name, cls, int(cls % 30 == 0), f"species {cls}"])
                 _touch(root / folder / name)
         paths.append(path)
     with open(root / "poison_status_list.csv", "w", newline="") as f:
@@ -228,9 +230,13 @@ def _delimiter(path: Path) -> str:
 
 
 def _read_csv(paths: list[Path]) -> int:
-    """``csv.reader`` over every row, nothing kept."""
+    """``csv.reader`` over every row, nothing kept (``json.load`` for a JSON file)."""
     rows = 0
     for path in paths:
+        if path.suffix == ".json":
+            with open(path) as f:
+                rows += len(json.load(f).get("images", ()))
+            continue
         with open(path, newline="") as f:
             for _ in csv.reader(f, delimiter=_delimiter(path)):
                 rows += 1
@@ -238,9 +244,14 @@ def _read_csv(paths: list[Path]) -> int:
 
 
 def _read_csv_by_name(paths: list[Path]) -> int:
-    """``csv.DictReader`` into a list: the rows by column name (a header-less file gets numbered names)."""
+    """``csv.DictReader`` into a list: the rows by column name (a header-less file gets numbered names); a JSON file
+    (COCO annotations) is read with ``json.load``."""
     rows = 0
     for path in paths:
+        if path.suffix == ".json":
+            with open(path) as f:
+                rows += len(json.load(f).get("images", ()))
+            continue
         delimiter = _delimiter(path)
         with open(path, newline="") as f:
             first = next(csv.reader(f, delimiter=delimiter))

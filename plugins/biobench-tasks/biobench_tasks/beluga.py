@@ -29,9 +29,9 @@ setting is not accepted: the protocol is fixed.
 
 *Splits.* The core extracts a train and a test split; here both hold every image. The train split is the
 gallery (the images that vote), the test split the queries. A query never votes for itself: a gallery image is
-skipped when it is the query (same id) or a byte-identical copy of the query's file (found when the task is built
-by hashing the files whose sizes collide; a :class:`~biobench_tasks._formats.DataWarning` counts them). This
-costs a second extraction of the same images (the feature cache stores them twice) but needs no core change, and
+skipped when it is the query (same id) or a byte-identical copy of the query's file (found before the first
+evaluation by hashing the files whose sizes collide; a :class:`~biobench_tasks._formats.DataWarning` counts them).
+This costs a second extraction of the same images (the feature cache stores them twice) but needs no core change, and
 it gives ``n_train`` a meaning: ``--set n_train=N`` keeps a gallery of N images balanced over individuals, while
 every image is still a query (a query outside the gallery has nothing to exclude).
 
@@ -112,46 +112,57 @@ class Beluga(Task):
         by_id: dict[Any, tuple[int, str]] = {}  # COCO image id -> (position in images, file_name)
         seen_names: dict[str, int] = {}
         for i, image in enumerate(images):
-            where = f"{path} images[{i}]"
-            image_id = _field(image, "id", where)
-            file_name = _field(image, "file_name", where)
+            image_id, file_name = image.get("id"), image.get("file_name")
+            if image_id is None or file_name is None:
+                _field(image, "file_name" if image_id is not None else "id", f"{path} images[{i}]")
             if not isinstance(file_name, str) or not file_name.strip():
-                raise TaskDataError(f"{where}: file_name {file_name!r} is not a file name")
+                raise TaskDataError(f"{path} images[{i}]: file_name {file_name!r} is not a file name")
             if isinstance(image_id, (dict, list)):
-                raise TaskDataError(f"{where}: id {image_id!r} is not an image id")
+                raise TaskDataError(f"{path} images[{i}]: id {image_id!r} is not an image id")
             if image_id in by_id:
-                raise TaskDataError(f"{where}: duplicate image id {image_id!r} (first at images[{by_id[image_id][0]}])")
+                raise TaskDataError(f"{path} images[{i}]: duplicate image id {image_id!r} (first at "
+                                    f"images[{by_id[image_id][0]}])")
             if file_name in seen_names:
-                raise TaskDataError(f"{where}: duplicate file_name {file_name} "
+                raise TaskDataError(f"{path} images[{i}]: duplicate file_name {file_name} "
                                     f"(first at images[{seen_names[file_name]}])")
             by_id[image_id] = (i, file_name)
             seen_names[file_name] = i
 
         found: dict[Any, list[int]] = defaultdict(list)  # image id -> positions of its annotations
         for j, ann in enumerate(annotations):
-            where = f"{path} annotations[{j}]"
-            image_id = _field(ann, "image_id", where)
+            image_id = ann.get("image_id")
+            if image_id is None:
+                _field(ann, "image_id", f"{path} annotations[{j}]")
             if isinstance(image_id, (dict, list)) or image_id not in by_id:
-                raise TaskDataError(f"{where}: image_id {image_id!r} is not the id of any image in 'images'")
+                raise TaskDataError(f"{path} annotations[{j}]: image_id {image_id!r} is not the id of any image in "
+                                    "'images'")
             found[image_id].append(j)
 
         files = FileIndex()
+        folder = os.fspath(images_dir) + os.sep
+        present = files.names(images_dir)
         rows = []  # (file_name, identity, viewpoint, path)
         for image_id, (i, file_name) in by_id.items():
-            where = f"{path} images[{i}] ({file_name})"
-            positions = found.get(image_id, [])
+            positions = found.get(image_id, ())
             if len(positions) != 1:
                 listed = f" (annotations{positions[:5]})" if positions else ""
-                raise TaskDataError(f"{where}: {len(positions)} annotations{listed}; expected exactly one per image")
+                raise TaskDataError(f"{path} images[{i}] ({file_name}): {len(positions)} annotations{listed}; "
+                                    "expected exactly one per image")
             ann = annotations[positions[0]]
-            name = _field(ann, "name", f"{path} annotations[{positions[0]}]")
-            if not isinstance(name, (str, int)) or not str(name).strip():
+            name = ann.get("name")
+            if name is None:
+                _field(ann, "name", f"{path} annotations[{positions[0]}]")
+            identity = name.strip() if isinstance(name, str) else str(name)
+            if not isinstance(name, (str, int)) or not identity:
                 raise TaskDataError(f"{path} annotations[{positions[0]}]: name {name!r} is not an individual's name")
-            viewpoint = ann.get("viewpoint")
-            image_path = images_dir / PurePosixPath(file_name)
-            if not files.exists(image_path):
-                raise TaskDataError(f"{where}: image not found: {image_path}")
-            rows.append((file_name, str(name).strip(), viewpoint, image_path))
+            if "/" in file_name:
+                image_path = os.fspath(images_dir / PurePosixPath(file_name))
+                missing = not files.exists(image_path)
+            else:
+                image_path, missing = folder + file_name, file_name not in present
+            if missing:
+                raise TaskDataError(f"{path} images[{i}] ({file_name}): image not found: {image_path}")
+            rows.append((file_name, identity, ann.get("viewpoint"), image_path))
         if not rows:
             raise TaskDataError(f"{path}: no images")
 
@@ -159,15 +170,25 @@ class Beluga(Task):
         index = class_index(self._names)
         examples = tuple(Example(id=file_name, label=index[identity],
                                  group=f"viewpoint:{viewpoint}" if viewpoint not in (None, "") else None,
-                                 source=str(image_path))
+                                 source=image_path)
                          for file_name, identity, viewpoint, image_path in rows)
         # The gallery (train) and the queries (test) are the same images: leave-one-out.
         self.split_examples = {"train": examples, "test": examples}
-        self._copy_of = _byte_identical(examples)
-        if self._copy_of:
-            first = next(iter(self._copy_of.items()))
-            warnings.warn(f"{images_dir}: {len(self._copy_of)} images are byte-identical copies of others (e.g. "
-                          f"{first[0]} = {first[1]}): a query's copies never vote for it", DataWarning, stacklevel=3)
+        self._images_dir = images_dir
+        self._copies: dict[str, str] | None = None
+
+    @property
+    def _copy_of(self) -> dict[str, str]:
+        """Byte-identical copies (``{id: id of the first copy}``): found once, before the first evaluation (it reads
+        every file's size, and the bytes of those whose sizes collide), with a warning when there are any."""
+        if self._copies is None:
+            self._copies = _byte_identical(self.split_examples["test"])
+            if self._copies:
+                first = next(iter(self._copies.items()))
+                warnings.warn(f"{self._images_dir}: {len(self._copies)} images are byte-identical copies of others "
+                              f"(e.g. {first[0]} = {first[1]}): a query's copies never vote for it", DataWarning,
+                              stacklevel=3)
+        return self._copies
 
     # -- the Task contract -----------------------------------------------------------------------------------
 

@@ -78,8 +78,10 @@ validation species left without training images becomes unknown, as in BioBench.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,27 +177,41 @@ class FungiCLEF(Task):
             status.setdefault(class_id, (value, row.where))
         return {class_id: value for class_id, (value, _) in status.items()}
 
-    def _image(self, folder: Path, name: str, where: str) -> str:
-        """The image's path (``name`` as written, else in lower case), or an error naming the row."""
-        for candidate in (name, name.lower()):
-            path = folder / candidate
-            if self._files.exists(path):
-                return str(path)
-        raise TaskDataError(f"{where}: image not found: {folder / name}")
+    def _locator(self, folder: Path) -> Callable[[str, Callable[[], str]], str]:
+        """``locate(name, where)``: the path of image ``name`` in ``folder`` (as written, else in lower case), from
+        one listing of the folder; an error naming the row (``where()``) when it is not there."""
+        present = self._files.names(folder)
+        prefix = f"{folder}{os.sep}"
 
-    def _rows(self, csv_name: str) -> list[tuple[str, str, int, str]]:
-        """``(image_path, observationID, class_id, where)`` per row of a metadata file."""
+        def locate(name: str, where: Callable[[], str]) -> str:
+            if "/" not in name:
+                if name in present:
+                    return prefix + name
+                if name.lower() in present:
+                    return prefix + name.lower()
+            else:
+                for candidate in (name, name.lower()):
+                    if self._files.exists(folder / candidate):
+                        return str(folder / candidate)
+            raise TaskDataError(f"{where()}: image not found: {folder / name}")
+
+        return locate
+
+    def _rows(self, csv_name: str) -> list[tuple[str, str, int, Callable[[], str]]]:
+        """``(image_path, observationID, class_id, where)`` per row of a metadata file; ``where()`` names the row."""
         table = read_columns(self.root / csv_name, REQUIRED)
         paths, obs, classes = table.column("image_path"), table.column("observationID"), table.column("class_id")
         rows = []
-        for i in range(len(table)):
-            empty = table.empty(i, REQUIRED)
-            if empty is not None:
-                raise TaskDataError(f"{table.where(i)}: empty {empty!r}")
-            class_id = _int_cell(classes[i], "class_id", table.where(i))
+        for i, (path, observation, cell) in enumerate(zip(paths, obs, classes)):
+            if not (path and observation and cell):
+                raise TaskDataError(f"{table.where(i)}: empty {table.empty(i, REQUIRED)!r}")
+            try:
+                class_id = int(cell)
+            except ValueError:
+                class_id = _int_cell(cell, "class_id", table.where(i))
             if class_id < -1:
                 raise TaskDataError(f"{table.where(i)}: class_id {class_id} is not a class (>= 0) or -1 (unknown)")
-            rows.append((paths[i], obs[i], class_id, table.where(i)))
+            rows.append((path, observation, class_id, functools.partial(table.where, i)))
         if not rows:
             raise TaskDataError(f"{self.root / csv_name}: no rows")
         return rows
@@ -205,14 +221,15 @@ class FungiCLEF(Task):
         if not folder.is_dir():
             raise TaskDataError(f"{folder}: missing folder: expected {TRAIN_DIR}/<image_path>")
         examples, seen, n_unknown = [], {}, 0
+        locate = self._locator(folder)
         for image_path, _, class_id, where in self._rows(TRAIN_CSV):
             if class_id == -1:
                 n_unknown += 1
                 continue
             if image_path in seen:
-                raise TaskDataError(f"{where}: duplicate image_path {image_path} (first in {seen[image_path]})")
+                raise TaskDataError(f"{where()}: duplicate image_path {image_path} (first in {seen[image_path]()})")
             seen[image_path] = where
-            source = self._image(folder, image_path, where)
+            source = locate(image_path, where)
             examples.append(Example(id=image_path, label=encode(class_id, poisonous.get(class_id, False)),
                                     source=source))
         if n_unknown:
@@ -230,18 +247,19 @@ class FungiCLEF(Task):
         folder = self.root / VAL_DIR
         if not folder.is_dir():
             raise TaskDataError(f"{folder}: missing folder: expected {VAL_DIR}/<image_path>")
-        observations: dict[str, tuple[int, str, list[str]]] = {}  # id -> (class_id, first row, frames)
+        observations: dict[str, tuple[int, Callable[[], str], list[str]]] = {}  # id -> (class_id, first row, frames)
+        locate = self._locator(folder)
         for image_path, obs_id, class_id, where in self._rows(VAL_CSV):
-            source = self._image(folder, image_path, where)
+            source = locate(image_path, where)
             if obs_id not in observations:
                 observations[obs_id] = (class_id, where, [source])
                 continue
             first_class, first_where, frames = observations[obs_id]
             if class_id != first_class:
-                raise TaskDataError(f"{where}: observationID {obs_id} has class_id {class_id} here but {first_class} "
-                                    f"in {first_where}")
+                raise TaskDataError(f"{where()}: observationID {obs_id} has class_id {class_id} here but "
+                                    f"{first_class} in {first_where()}")
             if source in frames:
-                raise TaskDataError(f"{where}: image {image_path} is listed twice for observationID {obs_id}")
+                raise TaskDataError(f"{where()}: image {image_path} is listed twice for observationID {obs_id}")
             frames.append(source)
         examples = []
         for obs_id, (class_id, _, frames) in observations.items():
