@@ -59,17 +59,9 @@ def cli_json():
 
 def _in_process(*args: str) -> subprocess.CompletedProcess:
     """``biobench ARGS`` in this interpreter (torch is imported once for the whole session), output captured."""
-    import contextlib
-    import io
+    from biobench_core.testing import cli_in_process
 
-    from biobench_core.cli import main
-
-    reset_registry()
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    reset_registry()
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    return cli_in_process(*args)
 
 
 @pytest.fixture

@@ -31,13 +31,14 @@ from typing import Any
 
 from biobench_core.testing import switch as _switch
 from biobench_core.testing._backbone import check_backbone, make_test_images
+from biobench_core.testing._cli import cli_in_process
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkAccessError, NetworkGuard
 from biobench_core.testing._plugin import check_plugin
 from biobench_core.testing._registry import isolated_registry, plugin_from_source, use_registry
 from biobench_core.testing._report import Check, ConformanceError, Report
 from biobench_core.testing._task import check_task
 
-__all__ = ["check_plugin", "check_backbone", "check_task", "Check", "Report", "ConformanceError",
+__all__ = ["check_plugin", "check_backbone", "check_task", "cli_in_process", "Check", "Report", "ConformanceError",
            "use_registry", "isolated_registry", "plugin_from_source", "make_test_images", "NetworkGuard",
            "NetworkAccessError", "HEAVY_MODULES"]
 

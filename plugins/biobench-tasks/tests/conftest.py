@@ -4,10 +4,7 @@ through the real ``biobench`` command line with a tiny convolutional backbone (a
 from __future__ import annotations
 
 import colorsys
-import contextlib
-import io
 import json
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import numpy as np
 import pytest
 
 from biobench_core.distributions import write_distribution
-from biobench_core.plugins import reset_registry
+from biobench_core.testing import cli_in_process
 
 TINY_HOOKS = '''
 from biobench_core import BackboneSpec, hookimpl
@@ -71,17 +68,6 @@ def synth_image():
     return write_image
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    from biobench_core.cli import main
-
-    reset_registry()
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    reset_registry()
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
-
-
 @pytest.fixture
 def run_task(tmp_path, monkeypatch):
     """``run_task(task, data_dir, *flags) -> (run, report)``: ``biobench run`` of ``suitetiny/convnet`` on ``task``
@@ -98,11 +84,11 @@ def run_task(tmp_path, monkeypatch):
 
     def run(task: str, data: Path, *flags: str):
         name = task.split("/", 1)[-1]
-        proc = _cli("run", "--backbone", "suitetiny/convnet", "--task", task, "--data", f"{name}={data}",
+        proc = cli_in_process("run", "--backbone", "suitetiny/convnet", "--task", task, "--data", f"{name}={data}",
                     "--results", str(results), "--quiet", "--workers", "0", "--device", "cpu", *flags)
         if proc.returncode != 0:
             return proc, None
-        report = _cli("report", "--results", str(results), "--format", "json")
+        report = cli_in_process("report", "--results", str(results), "--format", "json")
         assert report.returncode == 0, report.stderr
         return proc, json.loads(report.stdout)
 
