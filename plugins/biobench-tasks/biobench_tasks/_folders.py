@@ -2,7 +2,8 @@
 
 Shared by ``herbarium19``, ``plantnet``, ``plankton`` and ``inat21``. A subclass names the folders of its train
 and test splits (each with alternatives tried in order, e.g. the name an archive unpacks to) and may override how
-an example's id and group are made. What it guarantees:
+example ids are made (:meth:`~ClassFolderTask.example_ids`) and each class's group
+(:meth:`~ClassFolderTask.class_group`). What it guarantees:
 
 * One class map, by class-folder name, over both splits (:func:`~biobench_tasks._formats.class_index`), so a test
   split that holds only some of the classes keeps the train split's labels (a per-split ``sorted(os.listdir)``
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -57,12 +59,17 @@ class ClassFolderTask(Task):
         """:attr:`folders`, or a choice that depends on the task's settings."""
         return self.folders
 
-    def example_id(self, split: str, class_name: str, path: Path) -> str:
-        """The example's id: its path relative to :attr:`root` (``train/<class>/<file>``) by default."""
-        return path.relative_to(self.root).as_posix()
+    def example_ids(self, split: str, class_name: str, paths: list[str]) -> list[str]:
+        """The ids of a class folder's images (``paths``, strings): their paths relative to :attr:`root`
+        (``train/<class>/<file>``, with ``/``) by default."""
+        start = len(os.path.join(self.root, ""))
+        if os.sep == "/":
+            return [path[start:] for path in paths]
+        return [path[start:].replace(os.sep, "/") for path in paths]
 
-    def example_group(self, class_name: str, path: Path) -> str | None:
-        """The example's group for ``Evaluation.splits``; ``None`` (no group splits) by default."""
+    def class_group(self, class_name: str) -> str | None:
+        """The group (for ``Evaluation.splits``) of every example of a class; ``None`` (no group splits) by
+        default."""
         return None
 
     # -- building ----------------------------------------------------------------------------------------------
@@ -80,32 +87,30 @@ class ClassFolderTask(Task):
         dirs = {split: self._folder(split, names) for split, names in self.split_folders().items()}
         found = {split: scan_class_folders(folder, extensions=self.extensions) for split, folder in dirs.items()}
         self.split_dirs = dirs
-        self._classes = sorted(class_index(name for pairs in found.values() for name, _ in pairs))
+        self._classes = sorted(class_index(name for classes in found.values() for name, _ in classes))
         train_classes = {name for name, _ in found["train"]}
         for split in SPLITS:
             if split == "train":
                 continue
-            unseen: dict[str, int] = {}
-            for name, _ in found[split]:
-                if name not in train_classes:
-                    unseen[name] = unseen.get(name, 0) + 1
+            unseen = {name: len(paths) for name, paths in found[split] if name not in train_classes}
             if unseen:
                 name, count = next(iter(unseen.items()))
                 more = f" ({len(unseen) - 1} more such classes)" if len(unseen) > 1 else ""
                 raise TaskDataError(f"{dirs[split] / name}: class '{name}' has {count} image{'s' * (count != 1)} "
                                     f"but no images in {dirs['train'] / name}{more}")
         index = {name: i for i, name in enumerate(self._classes)}
-        seen: dict[str, Path] = {}
+        seen: dict[str, str] = {}  # example id -> its image
         self.split_examples = {}
         for split in SPLITS:
-            examples = []
-            for name, path in found[split]:
-                example_id = self.example_id(split, name, path)
-                if example_id in seen:
-                    raise TaskDataError(f"{path}: duplicate image id '{example_id}' (also {seen[example_id]})")
-                seen[example_id] = path
-                examples.append(Example(id=example_id, label=index[name], group=self.example_group(name, path),
-                                        source=os.fspath(path)))
+            examples: list[Example] = []
+            for name, paths in found[split]:
+                ids = self.example_ids(split, name, paths)
+                size = len(seen)
+                seen.update(zip(ids, paths))
+                if len(seen) != size + len(paths):
+                    _raise_duplicate(self, found)
+                examples += map(Example, ids, repeat(index[name], len(ids)), repeat(self.class_group(name), len(ids)),
+                                paths)
             self.split_examples[split] = tuple(examples)
 
     # -- the Task contract -------------------------------------------------------------------------------------
@@ -117,3 +122,15 @@ class ClassFolderTask(Task):
     @property
     def class_names(self) -> list[str]:
         return list(self._classes)
+
+
+def _raise_duplicate(task: ClassFolderTask, found: dict[str, list[tuple[str, list[str]]]]) -> None:
+    """The error for the first image whose id an earlier image has (in the order the examples are built)."""
+    seen: dict[str, str] = {}
+    for split in SPLITS:
+        for name, paths in found[split]:
+            for example_id, path in zip(task.example_ids(split, name, paths), paths):
+                if example_id in seen:
+                    raise TaskDataError(f"{path}: duplicate image id '{example_id}' (also {seen[example_id]})")
+                seen[example_id] = path
+    raise AssertionError("no duplicate id found")  # pragma: no cover - called only when there is one

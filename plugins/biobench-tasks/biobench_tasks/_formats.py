@@ -11,11 +11,13 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 
 from biobench_core.tasks import TaskDataError
 
-__all__ = ["Row", "Table", "read_columns", "read_table", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS", "DataWarning", "FileIndex"]
+__all__ = ["Row", "Table", "read_columns", "read_table", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS",
+           "DataWarning", "FileIndex"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -56,7 +58,7 @@ class FileIndex:
         if names is None:
             try:
                 with os.scandir(key) as entries:
-                    names = frozenset(e.name for e in entries if e.is_file())
+                    names = frozenset([e.name for e in entries if e.is_file()])
             except (FileNotFoundError, NotADirectoryError):
                 names = frozenset()
             self._listed[key] = names
@@ -76,6 +78,7 @@ class Table:
     header: list[str]
     records: list[list[str]]
     lines: list[int]  # the file line of each record (1 = the first line of the file)
+    _narrowest: int | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -83,6 +86,10 @@ class Table:
     def column(self, name: str) -> list[str]:
         """Every row's cell of column ``name``, stripped ("" where a short row lacks it)."""
         i = self.header.index(name)
+        if self._narrowest is None:
+            self._narrowest = min(map(len, self.records), default=0)
+        if i < self._narrowest:  # every row has the cell
+            return list(map(str.strip, map(itemgetter(i), self.records)))
         return [r[i].strip() if i < len(r) else "" for r in self.records]
 
     def where(self, index: int) -> str:
@@ -174,29 +181,66 @@ def read_table(path: Path, required: Sequence[str], *, delimiter: str = ",", nam
     return rows
 
 
-def scan_class_folders(root: Path, *, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[tuple[str, Path]]:
-    """``(class name, image path)`` for every image in ``root/<class>/`` (recursively), sorted.
+def scan_class_folders(root: str | os.PathLike[str], *, extensions: Iterable[str] = IMAGE_EXTENSIONS,
+                       ) -> list[tuple[str, list[str]]]:
+    """``(class name, image paths)`` for every class folder ``root/<class>/`` with images, by name; the paths are
+    strings, every image in the folder (recursively, as :func:`os.walk` orders them: a folder's files by name, then
+    its sub-folders by name), skipping hidden entries.
 
-    A missing ``root`` is an error naming it; an empty class folder is skipped with a :class:`DataWarning`.
+    A missing ``root`` is an error naming it; an empty class folder is skipped with a :class:`DataWarning`. One
+    ``os.scandir`` per folder and string paths: 100,000 images are listed in a fraction of what ``os.walk`` with
+    :class:`~pathlib.Path` objects takes.
     """
-    if not root.is_dir():
-        raise TaskDataError(f"{root}: missing folder: expected {root.name}/<class>/<image>")
+    top = os.fspath(root)
+    if not os.path.isdir(top):
+        raise TaskDataError(f"{root}: missing folder: expected {Path(top).name}/<class>/<image>")
     suffixes = frozenset(e.lower() for e in extensions)
+    with os.scandir(top) as entries:
+        classes = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+    prefix = os.path.join(top, "")
     found = []
-    for entry in sorted(root.iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        images = []
-        for dirpath, dirnames, filenames in os.walk(entry):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            images += [Path(dirpath) / name for name in sorted(filenames)
-                       if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes]
+    for name in classes:
+        images: list[str] = []
+        _scan_images(prefix + name, suffixes, images)
         if not images:
-            warnings.warn(f"{entry}: empty class folder, skipped", DataWarning, stacklevel=2)
-        found += [(entry.name, path) for path in images]
+            warnings.warn(f"{prefix}{name}: empty class folder, skipped", DataWarning, stacklevel=2)
+            continue
+        found.append((name, images))
     if not found:
         raise TaskDataError(f"{root}: no images in any class folder (extensions: {', '.join(sorted(suffixes))})")
     return found
+
+
+def _scan_images(folder: str, suffixes: frozenset[str], out: list[str]) -> None:
+    """Append the images under ``folder`` to ``out`` in :func:`os.walk`'s order (unreadable folders skipped, links
+    to folders listed but not followed, as ``os.walk`` does)."""
+    try:
+        with os.scandir(folder) as it:
+            entries = [(e.name, e) for e in it if e.name[0] != "."]
+    except OSError:
+        return
+    files = []
+    folders = []
+    for name, entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            folders.append((name, entry))
+        else:
+            dot = name.rfind(".")  # os.path.splitext's extension for a name that does not start with a dot
+            if dot > 0 and name[dot:].lower() in suffixes:
+                files.append(name)
+    prefix = folder + os.sep
+    if files:
+        files.sort()
+        out += [prefix + name for name in files]
+    if folders:
+        folders.sort(key=lambda pair: pair[0])
+        for name, entry in folders:
+            if not entry.is_symlink():
+                _scan_images(prefix + name, suffixes, out)
 
 
 def class_index(names: Iterable[str]) -> dict[str, int]:

@@ -47,9 +47,11 @@ hyper-parameter search); here it is the core's logistic regression with C chosen
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
-import posixpath
 import warnings
+from collections.abc import Sequence
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -57,13 +59,13 @@ from urllib.parse import urlsplit
 from biobench_core.data import DataRecipe
 from biobench_core.specs import TaskSpec
 from biobench_core.tasks import Example, Task, TaskDataError
-from biobench_tasks._formats import DataWarning, FileIndex, class_index, read_table
+from biobench_tasks._formats import DataWarning, FileIndex, Table, class_index, read_columns
 from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Ecdysis", "DATA", "parse_visit_date", "image_name", "TAXONOMY", "TRAIN_FRACTION"]
+__all__ = ["Ecdysis", "DATA", "parse_visit_date", "image_name", "image_names", "TAXONOMY", "TRAIN_FRACTION"]
 
 METADATA = "metadata.csv"
 IMAGES = "images"
@@ -106,7 +108,35 @@ def parse_visit_date(text: str) -> dt.datetime | None:
 def image_name(reference: str) -> str:
     """The image's file name: the last path component of a URL (query and fragment dropped) or of a path."""
     path = urlsplit(reference).path if "://" in reference else reference
-    return posixpath.basename(path.replace("\\", "/"))
+    path = path.replace("\\", "/")
+    return path[path.rfind("/") + 1:]
+
+
+def image_names(references: list[str]) -> list[str]:
+    """``[image_name(r) for r in references]``, without parsing each URL where none needs it.
+
+    ``urlsplit`` splits off a query (``?``) or fragment (``#``), removes tabs and newlines, checks the host (``[``,
+    ``]``, non-ASCII) and strips leading control characters; where none of these can occur, the path of an
+    ``http(s)://`` URL is what follows the host, so its last component is what follows the last ``/`` if a ``/``
+    follows the host (more than the two of ``://``), and is empty otherwise.
+    """
+    # Most often every URL is one folder's: the common prefix up to its last "/" is checked once (an empty cell's
+    # name is empty either way).
+    prefix = os.path.commonprefix(list(filter(None, references)))
+    cut = prefix.rfind("/") + 1
+    head = prefix[:cut]
+    if (head.startswith(("https://", "http://")) and head.count("/") > 2 and head.isascii() and head.isprintable()
+            and not any(c in head for c in "?#[]\\")):
+        names = [reference[cut:] for reference in references]
+        tails = "".join(names)
+        if not any(c in tails for c in "/\\?#\t\r\n"):
+            return names
+    blob = "".join(references)
+    if not (blob.isascii() and blob.isprintable()) or any(c in blob for c in "?#[]\\"):
+        return [image_name(r) for r in references]
+    web = ("https://", "http://")
+    return [(r[r.rfind("/") + 1:] if r.count("/") > 2 else "") if r.startswith(web) else image_name(r)
+            for r in references]
 
 
 def _id_key(example_id: str) -> tuple[int, int, str]:
@@ -124,76 +154,139 @@ class Ecdysis(Task):
 
     def _read(self) -> None:
         csv_path = self.root / METADATA
-        rows = read_table(csv_path, REQUIRED)
+        table = read_columns(csv_path, REQUIRED)
         images = self.root / IMAGES
         if not images.is_dir():
             raise TaskDataError(f"{images}: missing folder: expected {IMAGES}/<basename of image_thumbnail_large>")
-        files = FileIndex()
-        seen: dict[str, str] = {}
-        no_image: list[str] = []
-        no_label: list[str] = []
-        # (file position, id, label name, order, date, path)
-        records: list[tuple[int, str, str, str, dt.datetime, str]] = []
-        for row in rows:
-            reference = row.get("image_thumbnail_large", "")
-            ranks = [row.get(column, "") for column in TAXONOMY]
-            if not reference:
-                no_image.append(row.where)
-                continue
-            if not any(ranks):
-                no_label.append(row.where)
-                continue
-            example_id = row.need("id")
-            if example_id in seen:
-                raise TaskDataError(f"{row.where}: duplicate id {example_id!r} (first in {seen[example_id]})")
-            seen[example_id] = row.where
-            text = row.need("visit_date")
-            date = parse_visit_date(text)
-            if date is None:
-                raise TaskDataError(f"{row.where}: visit_date {text!r} is not a date (expected ISO 8601 such as "
-                                    "2021-06-15 or 2021-06-15T14:30:00, or MM/DD/YYYY)")
-            name = image_name(reference)
-            if not name:
-                raise TaskDataError(f"{row.where}: image_thumbnail_large {reference!r} names no file")
-            path = os.path.join(images, name)
-            if not files.exists(path):
-                raise TaskDataError(f"{row.where}: image not found: {path} (from image_thumbnail_large {reference!r})")
-            records.append((len(records), example_id, "|".join(ranks), row.get("gbif_order", ""), date, path))
+        present = FileIndex().names(images)
+        ids, references = table.column("id"), table.column("image_thumbnail_large")
+        names = image_names(references)
+        texts = table.column("visit_date")
+        ranks_of = list(zip(*(table.column(column) for column in TAXONOMY)))
+        unranked = ("",) * len(TAXONOMY)
+        by_label: dict[tuple[str, ...], list[int]] = {}  # taxonomy cells -> the row indices of its specimens
+        date_of: list[dt.datetime | None] = [None] * len(ids)  # row index -> visit date (usable rows)
+        # Rows without an image or a taxonomy are skipped; the others must have an id of their own, a date and an
+        # image. Checked column-wise first: when nothing is wrong, the row-by-row checks (which name the first bad
+        # row) have nothing to find.
+        no_image = [] if all(references) else [i for i, reference in enumerate(references) if not reference]
+        no_label = [] if unranked not in ranks_of else [
+            i for i, (reference, ranks) in enumerate(zip(references, ranks_of)) if reference and ranks == unranked]
+        kept: Sequence[int] = range(len(ids))  # the usable rows' indices, in file order
+        kept_ids, kept_texts, kept_names = ids, texts, names
+        if no_image or no_label:
+            skipped = {*no_image, *no_label}
+            kept = [i for i in kept if i not in skipped]
+            kept_ids, kept_texts, kept_names = ([column[i] for i in kept] for column in (ids, texts, names))
+        fine = all(kept_ids) and len(set(kept_ids)) == len(kept_ids) and present.issuperset(kept_names)
+        if fine:
+            try:
+                dates = {text: parse_visit_date(text) if text else None for text in set(kept_texts)}
+            except (OverflowError, ValueError):  # left to the row-by-row checks, which meet it in file order
+                fine = False
+            else:
+                fine = None not in dates.values()
+        if fine:
+            for i in kept:
+                ranks = ranks_of[i]
+                members = by_label.get(ranks)
+                if members is None:
+                    by_label[ranks] = [i]
+                else:
+                    members.append(i)
+            date_of = list(map(dates.get, texts))
+        else:
+            self._check_rows(table, images, present, names, ranks_of, by_label, date_of)
         for skipped, why in ((no_image, "an empty image_thumbnail_large (no image)"),
                              (no_label, "an empty taxonomy (gbif_class to gbif_species all empty)")):
             if skipped:
                 warnings.warn(f"{csv_path}: {len(skipped)} row{'s' * (len(skipped) != 1)} with {why} skipped "
-                              f"(first: row {skipped[0].rsplit(' ', 1)[-1]})",
+                              f"(first: row {table.lines[skipped[0]]})",
                               DataWarning, stacklevel=3)
-        if not records:
+        if not kept:
             raise TaskDataError(f"{csv_path}: no usable rows")
-        self._split(csv_path, records)
+        in_train = self._split(csv_path, by_label, date_of, ids)
+        names_of = {ranks: "|".join(ranks) for ranks in by_label}
+        self._classes = sorted(class_index(names_of.values()))
+        index = {name: i for i, name in enumerate(self._classes)}
+        labels = {ranks: index[name] for ranks, name in names_of.items()}
+        order = TAXONOMY.index("gbif_order")
+        groups = {ranks: f"order:{ranks[order]}" if ranks[order] else None for ranks in by_label}
+        # The examples of the kept rows in file order, built column-wise (no Python loop but Example's own).
+        kept_ranks = list(map(ranks_of.__getitem__, kept))
+        examples = list(map(Example, map(ids.__getitem__, kept), map(labels.__getitem__, kept_ranks),
+                            map(groups.__getitem__, kept_ranks),
+                            map(os.path.join(images, "").__add__, map(names.__getitem__, kept))))
+        trains = list(map(in_train.__contains__, kept))
+        train = list(compress(examples, trains))
+        test = list(compress(examples, map(operator.not_, trains)))
+        self.split_examples = {"train": train, "test": test}
+        if not test:
+            raise TaskDataError(f"{csv_path}: no test examples: every label has a single specimen")
 
-    def _split(self, csv_path: Path, records: list[tuple[int, str, str, str, dt.datetime, str]]) -> None:
-        by_label: dict[str, list[tuple[int, str, str, str, dt.datetime, str]]] = {}
-        for record in records:
-            by_label.setdefault(record[2], []).append(record)
+    def _check_rows(self, table: Table, images: Path, present: frozenset[str], names: list[str],
+                    ranks_of: list[tuple[str, ...]], by_label: dict[tuple[str, ...], list[int]],
+                    date_of: list[dt.datetime | None]) -> None:
+        """Check the usable rows one by one, in file order, raising the first bad row's error (``_read`` calls this
+        when a column-wise check found something); fill ``by_label`` and ``date_of``."""
+        seen: dict[str, int] = {}  # id -> the row index it was first listed in
+        parsed: dict[str, dt.datetime | None] = {}  # visit_date text -> its date
+        columns = zip(table.column("id"), table.column("image_thumbnail_large"), table.column("visit_date"),
+                      ranks_of, names)
+        for i, (example_id, reference, text, ranks, name) in enumerate(columns):
+            if not reference or not any(ranks):
+                continue  # skipped (counted by _read)
+            if not example_id:
+                raise TaskDataError(f"{table.where(i)}: empty 'id'")
+            if example_id in seen:
+                raise TaskDataError(f"{table.where(i)}: duplicate id {example_id!r} (first in "
+                                    f"{table.where(seen[example_id])})")
+            seen[example_id] = i
+            if not text:
+                raise TaskDataError(f"{table.where(i)}: empty 'visit_date'")
+            if text not in parsed:
+                parsed[text] = parse_visit_date(text)
+            date = date_of[i] = parsed[text]
+            if date is None:
+                raise TaskDataError(f"{table.where(i)}: visit_date {text!r} is not a date (expected ISO 8601 such as "
+                                    "2021-06-15 or 2021-06-15T14:30:00, or MM/DD/YYYY)")
+            if not name:
+                raise TaskDataError(f"{table.where(i)}: image_thumbnail_large {reference!r} names no file")
+            if name not in present:
+                raise TaskDataError(f"{table.where(i)}: image not found: {os.path.join(images, name)} (from "
+                                    f"image_thumbnail_large {reference!r})")
+            by_label.setdefault(ranks, []).append(i)
+
+    def _split(self, csv_path: Path, by_label: dict[tuple[str, ...], list[int]], date_of: list, ids: list[str],
+               ) -> set[int]:
+        """The rows that train: per label, the earliest :data:`TRAIN_FRACTION` of its specimens (at least one), by
+        visit date, ties by id (numerically when both are numbers)."""
         in_train: set[int] = set()
         singles = []
-        for label, members in by_label.items():
-            members.sort(key=lambda r: (r[4], _id_key(r[1])))
+        by_date = date_of.__getitem__
+        for ranks, members in by_label.items():
             n = len(members)
-            n_train = max(1, n * TRAIN_FRACTION[0] // TRAIN_FRACTION[1])
             if n == 1:
-                singles.append(label)
-            in_train.update(r[0] for r in members[:n_train])
+                singles.append(ranks)
+                in_train.add(members[0])
+                continue
+            members.sort(key=by_date)
+            k = max(1, n * TRAIN_FRACTION[0] // TRAIN_FRACTION[1])
+            if k < n and date_of[members[k - 1]] == date_of[members[k]]:
+                # Specimens of one date on both sides of the cut: which of them train is decided by id.
+                date = date_of[members[k]]
+                lo = k - 1
+                while lo > 0 and date_of[members[lo - 1]] == date:
+                    lo -= 1
+                hi = k + 1
+                while hi < n and date_of[members[hi]] == date:
+                    hi += 1
+                members[lo:hi] = sorted(members[lo:hi], key=lambda i: _id_key(ids[i]))
+            in_train.update(members[:k])
         if singles:
             warnings.warn(f"{csv_path}: {len(singles)} label{'s' * (len(singles) != 1)} with a single specimen "
-                          f"(e.g. {singles[0]}): in train only, no test example", DataWarning, stacklevel=4)
-        self._classes = sorted(class_index(by_label))
-        index = {name: i for i, name in enumerate(self._classes)}
-        self.split_examples = {"train": [], "test": []}
-        for position, example_id, label, order, _, path in records:
-            example = Example(id=example_id, label=index[label], group=f"order:{order}" if order else None,
-                              source=path)
-            self.split_examples["train" if position in in_train else "test"].append(example)
-        if not self.split_examples["test"]:
-            raise TaskDataError(f"{csv_path}: no test examples: every label has a single specimen")
+                          f"(e.g. {'|'.join(singles[0])}): in train only, no test example", DataWarning, stacklevel=4)
+        return in_train
 
     # -- the Task contract -------------------------------------------------------------------------------------
 

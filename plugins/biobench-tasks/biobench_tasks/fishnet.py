@@ -59,7 +59,7 @@ import numpy as np
 from biobench_core.data import DataRecipe, Download
 from biobench_core.specs import TaskSpec
 from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
-from biobench_tasks._formats import DataWarning, read_table
+from biobench_tasks._formats import DataWarning, FileIndex, Table, read_columns
 from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
@@ -115,29 +115,42 @@ class FishNet(Task):
                           f"(e.g. {min(both)})", DataWarning, stacklevel=2)
 
     def _read(self, csv_path: Path) -> tuple[Example, ...]:
-        rows = read_table(csv_path, ("image", "Folder", *TRAITS))
+        table = read_columns(csv_path, ("image", "Folder", *TRAITS))
         images = self.root / IMAGES
         if not images.is_dir():
             raise TaskDataError(f"{images}: missing folder: expected {IMAGES}/<Folder>/<image>")
-        examples, seen, dropped, repeated = [], set(), 0, 0
-        for row in rows:
-            if any(not row.get(trait) for trait in TRAITS):
+        files = FileIndex()
+        folders: dict[str, tuple[str, frozenset[str]]] = {}  # Folder -> (its path + separator, its file names)
+        labels: dict[tuple[str, ...], int] = {}  # the nine trait cells -> label (-1: a trait is empty, dropped)
+        examples: list[Example] = []
+        seen: set[str] = set()
+        dropped = repeated = 0
+        traits_of = zip(*(table.column(trait) for trait in TRAITS))
+        for i, (image, folder, traits) in enumerate(zip(table.column("image"), table.column("Folder"), traits_of)):
+            label = labels.get(traits)
+            if label is None:
+                label = labels[traits] = _label(traits, table, i)
+            if label < 0:
                 dropped += 1
                 continue
-            bits = [_trait(row, trait) for trait in TRAITS]
-            name = PurePosixPath(row.need("image").replace("\\", "/")).name
-            folder = row.need("Folder")
-            if not name:
-                raise TaskDataError(f"{row.where}: image {row['image']!r} has no file name")
+            if not image or not folder:
+                raise TaskDataError(f"{table.where(i)}: empty {table.empty(i, ('image', 'Folder'))!r}")
+            name = image.replace("\\", "/").rpartition("/")[2]
+            if not name or name == ".":  # pathlib's rules for what is left
+                name = PurePosixPath(image.replace("\\", "/")).name
+                if not name:
+                    raise TaskDataError(f"{table.where(i)}: image {image!r} has no file name")
             if name in seen:
                 repeated += 1
                 continue
             seen.add(name)
-            path = images / folder / name
-            if not os.path.exists(path):
-                raise TaskDataError(f"{row.where}: image not found: {path}")
-            label = sum(bit << i for i, bit in enumerate(bits))
-            examples.append(Example(id=name, label=label, group=None, source=str(path)))
+            known = folders.get(folder)
+            if known is None:
+                path = images / folder
+                known = folders[folder] = (os.path.join(path, ""), files.names(path))
+            if name not in known[1]:
+                raise TaskDataError(f"{table.where(i)}: image not found: {images / folder / name}")
+            examples.append(Example(name, label, None, known[0] + name))
         if dropped:
             warnings.warn(f"{csv_path}: {dropped} rows with a missing trait dropped", DataWarning, stacklevel=3)
         if repeated:
@@ -180,18 +193,24 @@ class FishNet(Task):
         return Evaluation(examples=examples, splits=splits, probe={"probe": self.probe, "traits": probes})
 
 
-def _trait(row, trait: str) -> int:
-    cell = row[trait]
+def _label(cells: tuple[str, ...], table: Table, index: int) -> int:
+    """The label of the nine trait ``cells`` of row ``index`` (``sum(trait_i << i)``), -1 when one is empty."""
+    if not all(cells):
+        return -1
+    return sum(_trait(cell, trait, table, index) << i for i, (cell, trait) in enumerate(zip(cells, TRAITS)))
+
+
+def _trait(cell: str, trait: str, table: Table, index: int) -> int:
     if trait == "FeedingPath":
         if cell.lower() not in FEEDING:
-            raise TaskDataError(f"{row.where}: FeedingPath {cell!r} is not pelagic or benthic")
+            raise TaskDataError(f"{table.where(index)}: FeedingPath {cell!r} is not pelagic or benthic")
         return FEEDING[cell.lower()]
     try:
         value = float(cell)
     except ValueError:
         value = float("nan")
     if value not in (0.0, 1.0):
-        raise TaskDataError(f"{row.where}: {trait} {cell!r} is not 0 or 1")
+        raise TaskDataError(f"{table.where(index)}: {trait} {cell!r} is not 0 or 1")
     return int(value)
 
 

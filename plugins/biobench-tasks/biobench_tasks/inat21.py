@@ -33,7 +33,6 @@ train images is an error naming its folder).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from biobench_core.data import DataRecipe, Download
 from biobench_tasks._folders import ClassFolderTask
@@ -66,6 +65,6 @@ class INat21(ClassFolderTask):
     folders = {"train": ("train_mini",), "test": ("val",)}
     missing_hint = "get the data with: biobench data fetch tasks/inat21 --to DIR"
 
-    def example_group(self, class_name: str, path: Path) -> str | None:
+    def class_group(self, class_name: str) -> str | None:
         kingdom = kingdom_of(class_name)
         return None if kingdom is None else f"kingdom:{kingdom}"

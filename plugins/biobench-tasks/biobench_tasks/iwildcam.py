@@ -50,7 +50,7 @@ import numpy as np
 from biobench_core.data import DataRecipe, Download
 from biobench_core.specs import TaskSpec
 from biobench_core.tasks import Example, Task, TaskDataError
-from biobench_tasks._formats import DataWarning, read_table
+from biobench_tasks._formats import DataWarning, FileIndex, Table, read_columns
 from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
@@ -88,29 +88,51 @@ class IWildCam(Task):
         csv_path = self.root / METADATA
         if not self.root.is_dir():
             raise TaskDataError(f"{self.root}: missing folder: expected {SUBDIR}/{METADATA} and {SUBDIR}/train/")
-        rows = read_table(csv_path, REQUIRED)
+        table = read_columns(csv_path, REQUIRED)
         images = self.root / "train"
         if not images.is_dir():
             raise TaskDataError(f"{images}: missing folder: expected {SUBDIR}/train/<filename>")
+        files = FileIndex()
+        present = files.names(images)
+        folder = os.path.join(images, "")
+        known_splits = frozenset(SPLIT_VALUES)
         splits: dict[str, list[Example]] = {"train": [], "test": []}
-        seen: dict[str, str] = {}
-        for row in rows:
-            split = row.need("split")
-            if split not in SPLIT_VALUES:
-                raise TaskDataError(f"{row.where}: unknown split {split!r} (expected one of {', '.join(SPLIT_VALUES)})")
-            filename = row.need("filename")
-            label = _non_negative_int(row, "y")
-            location = row.need("location_remapped")
-            if split not in USED:
+        used = {split: splits[target] for split, target in USED.items()}
+        seen: dict[str, int] = {}  # filename -> the row index it was first listed in
+        labels: dict[str, int] = {}  # y cell -> class index
+        groups: dict[str, str] = {}  # location -> group
+        columns = zip(table.column("split"), table.column("filename"), table.column("y"),
+                      table.column("location_remapped"))
+        for i, (split, filename, cell, location) in enumerate(columns):
+            label = labels.get(cell)
+            if label is None:
+                try:
+                    label = int(cell)
+                except ValueError:
+                    label = -1
+                if label >= 0:
+                    labels[cell] = label
+            if split not in known_splits or not filename or label < 0 or not location:
+                _row_error(table, i)
+            examples = used.get(split)
+            if examples is None:
                 continue
             if filename in seen:
-                raise TaskDataError(f"{row.where}: duplicate filename {filename} (first in {seen[filename]})")
-            seen[filename] = row.where
-            path = images / filename
-            if not os.path.exists(path):
-                raise TaskDataError(f"{row.where}: image not found: {path}")
-            splits[USED[split]].append(Example(id=filename, label=label, group=f"location:{location}",
-                                               source=str(path)))
+                raise TaskDataError(f"{table.where(i)}: duplicate filename {filename} (first in "
+                                    f"{table.where(seen[filename])})")
+            seen[filename] = i
+            if "/" in filename or os.sep in filename or filename in (".", ".."):  # not a plain name: the full path
+                path = str(images / filename)
+                found = files.exists(path)
+            else:
+                path = folder + filename
+                found = filename in present
+            if not found:
+                raise TaskDataError(f"{table.where(i)}: image not found: {path}")
+            group = groups.get(location)
+            if group is None:
+                group = groups[location] = f"location:{location}"
+            examples.append(Example(filename, label, group, path))
         for split, examples in splits.items():
             if not examples:
                 raise TaskDataError(f"{csv_path}: no rows with split '{split}'")
@@ -129,10 +151,11 @@ class IWildCam(Task):
         if not path.is_file():
             return None
         names = [str(i) for i in range(largest + 1)]
-        for row in read_table(path, ("y", "name")):
-            y = _non_negative_int(row, "y")
+        table = read_columns(path, ("y", "name"))
+        for i, (cell, name) in enumerate(zip(table.column("y"), table.column("name"))):
+            y = _non_negative_int(cell, table.where(i), "y")
             if y <= largest:
-                names[y] = row.get("name") or names[y]
+                names[y] = name or names[y]
         return names
 
     # -- the Task contract -----------------------------------------------------------------------------------
@@ -145,14 +168,34 @@ class IWildCam(Task):
         return self._names
 
 
-def _non_negative_int(row, column: str) -> int:
-    cell = row.need(column)
+def _row_error(table: Table, i: int) -> None:
+    """The error for metadata row ``i`` (checked in the order its cells are read)."""
+    where = table.where(i)
+    cells = {name: table.column(name)[i] for name in REQUIRED}  # only on the failure path
+    split = _need(cells, "split", where)
+    if split not in SPLIT_VALUES:
+        raise TaskDataError(f"{where}: unknown split {split!r} (expected one of {', '.join(SPLIT_VALUES)})")
+    _need(cells, "filename", where)
+    _non_negative_int(_need(cells, "y", where), where, "y")
+    _need(cells, "location_remapped", where)
+    raise AssertionError(f"{where}: no error found")  # pragma: no cover - called only for a bad row
+
+
+def _need(cells: dict[str, str], column: str, where: str) -> str:
+    if not cells[column]:
+        raise TaskDataError(f"{where}: empty {column!r}")
+    return cells[column]
+
+
+def _non_negative_int(cell: str, where: str, column: str) -> int:
+    if not cell:
+        raise TaskDataError(f"{where}: empty {column!r}")
     try:
         value = int(cell)
     except ValueError:
         value = -1
     if value < 0:
-        raise TaskDataError(f"{row.where}: {column} {cell!r} is not a class index (an integer >= 0)")
+        raise TaskDataError(f"{where}: {column} {cell!r} is not a class index (an integer >= 0)")
     return value
 
 

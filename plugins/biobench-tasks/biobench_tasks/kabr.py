@@ -127,8 +127,81 @@ def sample_positions(n_available: int, seed: int, clip_id: str, n: int = N_FRAME
     stride = max(1, min(stride, (n_available - 1) // max(n - 1, 1)))
     margin = n_available - ((n - 1) * stride + 1)
     digest = hashlib.sha256(f"{seed}:{clip_id}".encode()).digest()
-    start = int(np.random.default_rng(int.from_bytes(digest[:8], "big")).integers(0, margin + 1))
+    start = _draw(int.from_bytes(digest[:8], "big"), margin)
     return [start + i * stride for i in range(n)]
+
+
+# -- the draw: ``int(np.random.default_rng(seed).integers(0, high + 1))``, computed without numpy ------------------
+#
+# Building a numpy Generator costs ~17 us (most of it SeedSequence), which for 100,000s of clips is a large part of
+# building the task. The same number is computed here in Python from NumPy's documented algorithms: SeedSequence's
+# entropy mixing (pool of 4 32-bit words, hashmix/mix), generate_state(4, uint64), PCG64's seeding and XSL-RR output,
+# and Lemire's bounded draw on buffered 32-bit halves. The first use checks it against NumPy on a few seeds and
+# falls back to NumPy for good if they ever differ.
+
+_M32 = 0xFFFFFFFF
+_M64 = (1 << 64) - 1
+_M128 = (1 << 128) - 1
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645
+
+
+def _hash_constants(start: int, mult: int, count: int) -> list[tuple[int, int]]:
+    """SeedSequence's hash constant before and after each hashmix (it does not depend on the data)."""
+    out, h = [], start
+    for _ in range(count):
+        out.append((h, (h * mult) & _M32))
+        h = out[-1][1]
+    return out
+
+
+def _hashmix(value: int, xor: int, mul: int) -> int:
+    v = ((value ^ xor) * mul) & _M32
+    return v ^ (v >> 16)
+
+
+_MIX = _hash_constants(0x43B0D7E5, 0x931E8875, 16)  # 4 to fill the pool, 12 to mix it
+_POOL_ZERO = (_hashmix(0, *_MIX[2]), _hashmix(0, *_MIX[3]))  # words 2 and 3 of a seed below 2**64 are 0
+_MIX_STEPS = tuple((src, dst, *constants) for (src, dst), constants in
+                   zip([(s, d) for s in range(4) for d in range(4) if s != d], _MIX[4:]))
+_GENERATE = tuple((i & 3, *constants) for i, constants in enumerate(_hash_constants(0x8B51F9DD, 0x58F38DED, 8)))
+_numpy_agrees: bool | None = None  # whether _pcg64_draw was checked against NumPy (None: not yet)
+
+
+def _pcg64_draw(seed: int, high: int) -> int:
+    """``int(np.random.default_rng(seed).integers(0, high + 1))`` for ``0 <= seed < 2**64`` and
+    ``0 < high < 2**32 - 1``."""
+    pool = [_hashmix(seed & _M32, *_MIX[0]), _hashmix(seed >> 32, *_MIX[1]), *_POOL_ZERO]
+    for src, dst, xor, mul in _MIX_STEPS:
+        r = (0xCA01F9DD * pool[dst] - 0x4973F715 * _hashmix(pool[src], xor, mul)) & _M32
+        pool[dst] = r ^ (r >> 16)
+    w = [_hashmix(pool[i], xor, mul) for i, xor, mul in _GENERATE]  # generate_state(4, uint64) as 32-bit words
+    initstate = (w[0] | w[1] << 32) << 64 | w[2] | w[3] << 32
+    inc = (((w[4] | w[5] << 32) << 64 | w[6] | w[7] << 32) << 1 | 1) & _M128
+    state = ((inc + initstate) * _PCG_MULT + inc) & _M128  # pcg64_set_seed: two steps around adding initstate
+    bound = high + 1
+    threshold = (_M32 - high) % bound
+    while True:
+        state = (state * _PCG_MULT + inc) & _M128
+        rot = state >> 122
+        x = ((state >> 64) ^ state) & _M64
+        x = ((x >> rot) | (x << (64 - rot))) & _M64
+        for word in (x & _M32, x >> 32):  # next_uint32: the low half, then the buffered high half
+            m = word * bound
+            if (m & _M32) >= threshold:  # Lemire: accept unless the low part falls in the biased range
+                return m >> 32
+
+
+def _draw(seed: int, high: int) -> int:
+    """``int(np.random.default_rng(seed).integers(0, high + 1))``, by :func:`_pcg64_draw` where it agrees."""
+    global _numpy_agrees
+    if high == 0:
+        return 0  # NumPy returns the low end without drawing
+    if _numpy_agrees is None:
+        _numpy_agrees = all(_pcg64_draw(s, h) == int(np.random.default_rng(s).integers(0, h + 1))
+                            for s, h in ((0, 4), (1, 1), (2**32 + 5, 60), (2**64 - 1, 1000), (12345678901234, 2**31)))
+    if _numpy_agrees and 0 <= seed < 2**64 and high < _M32:
+        return _pcg64_draw(seed, high)
+    return int(np.random.default_rng(seed).integers(0, high + 1))
 
 
 def clip_label(labels: list[int]) -> int:
@@ -187,7 +260,9 @@ class Kabr(VideoTask):
         i_name, i_clip, i_frame, i_path, i_label = (at[name] for name in COLUMNS)
         n_classes = len(self._names) if self._names is not None else None
         images = str(self.images) + os.sep
-        clips: dict[str, list[tuple[int, str, int, int]]] = {}  # clip id -> (frame_id, frame path, label, record)
+        folders: dict[str, tuple[str, frozenset[str]]] = {}  # folder in a path cell -> (its path, its file names)
+        # clip id -> (frame_id, frame path, label, record, frame folder) of each of its frames
+        clips: dict[str, list[tuple[int, str, int, int, str]]] = {}
         names_of: dict[str, str] = {}  # clip id -> original_vido_id of its first row
         for i, record in enumerate(table.records):  # a million rows: where (file and row) is built only for errors
             if len(record) != width:
@@ -197,14 +272,26 @@ class Kabr(VideoTask):
                 raise TaskDataError(f"{where}: missing {table.empty(i, COLUMNS)!r} (expected {width} space-separated "
                                     f"fields: {' '.join(table.header)})")
             clip = record[i_clip]
-            frame_id = _integer(record[i_frame], table, i, "frame_id")
-            label = _integer(record[i_label], table, i, "labels")
+            try:
+                frame_id = int(record[i_frame])
+            except ValueError:
+                raise TaskDataError(f"{table.where(i)}: frame_id {record[i_frame]!r} is not an integer") from None
+            try:
+                label = int(record[i_label])
+            except ValueError:
+                raise TaskDataError(f"{table.where(i)}: labels {record[i_label]!r} is not an integer") from None
             if label < 0 or (n_classes is not None and label >= n_classes):
                 known = (f"one of the {n_classes} classes of {self.root / ANNOTATION / CLASSES} (0-{n_classes - 1})"
                          if n_classes is not None else "an integer >= 0")
                 raise TaskDataError(f"{table.where(i)}: unknown label {record[i_label]!r} (expected {known})")
-            frame = images + record[i_path]
-            if not files.exists(frame):
+            cell = record[i_path]
+            folder_cell, _, name = cell.rpartition("/")
+            known_folder = folders.get(folder_cell)
+            if known_folder is None:  # the frame's folder, as os.path.split gives it, listed once
+                folder = os.path.split(images + cell)[0]
+                known_folder = folders[folder_cell] = (folder, files.names(folder))
+            frame = images + cell
+            if name not in known_folder[1]:
                 raise TaskDataError(f"{table.where(i)}: frame not found: {frame}")
             frames = clips.get(clip)
             if frames is None:
@@ -215,9 +302,11 @@ class Kabr(VideoTask):
                 listed[clip] = table.where(i)
                 frames = clips[clip] = []
                 names_of[clip] = record[i_name]
-            frames.append((frame_id, frame, label, i))
+            frames.append((frame_id, frame, label, i, known_folder[0]))
         for clip, frames in clips.items():
             frames.sort()
+            if len({frame[0] for frame in frames}) == len(frames):
+                continue
             for before, after in zip(frames, frames[1:]):
                 if before[0] == after[0]:
                     first, second = sorted((before[3], after[3]))
@@ -231,12 +320,13 @@ class Kabr(VideoTask):
                 short.append((clip, len(frames)))
                 continue
             chosen = [frames[p] for p in sample_positions(len(frames), self.seed, clip)]
-            paths = tuple(frame for _, frame, _, _ in chosen)
+            paths = tuple([frame[1] for frame in chosen])
             self.clip_frames[clip] = paths
             group = SPECIES.get(names_of[clip][:1].upper())
-            examples.append(Example(id=clip, label=clip_label([label for _, _, label, _ in chosen]),
+            folders_of = {frame[4] for frame in chosen}  # what clip_folder(paths) takes the dirname of each for
+            examples.append(Example(id=clip, label=clip_label([frame[2] for frame in chosen]),
                                     group=f"species:{group}" if group else None,
-                                    source=clip_folder(paths)))
+                                    source=folders_of.pop() if len(folders_of) == 1 else clip_folder(paths)))
         if short:
             clip, n = short[0]
             warnings.warn(f"{path}: {len(short)} clip{'s' * (len(short) != 1)} with fewer than {N_FRAMES} frames "
@@ -254,10 +344,3 @@ class Kabr(VideoTask):
     @property
     def class_names(self) -> list[str] | None:
         return list(self._names) if self._names is not None else None
-
-
-def _integer(cell: str, table, index: int, column: str) -> int:
-    try:
-        return int(cell)
-    except ValueError:
-        raise TaskDataError(f"{table.where(index)}: {column} {cell!r} is not an integer") from None

@@ -128,21 +128,30 @@ class NeWT(Task):
             raise TaskDataError(f"{images}: missing folder: expected {IMAGES_DIR}/<id>.jpg")
         present = FileIndex().names(images)
         folder = f"{images}{os.sep}"
-        self.tasks: dict[str, tuple[str, str | None]] = {}  # task -> (cluster, subcluster)
-        self.text_labels: dict[tuple[str, int], str] = {}
+        tasks: dict[str, tuple[str, str | None]] = {}  # task -> (cluster, subcluster)
+        self.tasks = tasks
+        named: tuple[dict[str, str], dict[str, str]] = ({}, {})  # per label: task -> its first text_label
         first_row: dict[str, int] = {}  # task -> index of the row it was first seen in
+        ids = table.column("id")
+        check_ids = len(set(ids)) != len(ids)  # an id listed twice (perhaps once per split): check row by row
         seen: dict[tuple[bool, str], int] = {}  # (is_train, id) -> row index
         other_splits: Counter[str] = Counter()
-        splits: dict[str, list[Example]] = {"train": [], "test": []}
+        kinds: dict[str, int] = {}  # split cell -> 0 train, 1 test, 2 another value (a test image, counted)
+        train: list[Example] = []
+        test: list[Example] = []
+        trained: tuple[set[str], set[str]] = (set(), set())  # per label: the tasks with train images of it
+        tested: set[str] = set()  # the tasks with test images
         subclusters = table.column("task_subcluster") if "task_subcluster" in table.header else [""] * len(table)
         text = table.column("text_label") if "text_label" in table.header else [""] * len(table)
-        columns = zip(table.column("id"), table.column("task"), table.column("task_cluster"), subclusters,
+        columns = zip(ids, table.column("task"), table.column("task_cluster"), subclusters,
                       table.column("label"), table.column("split"), text)
         for i, (example_id, task, cluster, subcluster, cell, split, text_label) in enumerate(columns):
             if not (example_id and task and cluster and cell and split):
                 raise TaskDataError(f"{table.where(i)}: empty {table.empty(i, REQUIRED)!r}")
-            if cell == "1" or cell == "0":
-                label = int(cell)
+            if cell == "1":
+                label = 1
+            elif cell == "0":
+                label = 0
             else:
                 try:
                     value = float(cell)
@@ -151,28 +160,38 @@ class NeWT(Task):
                 if value not in (0.0, 1.0):
                     raise TaskDataError(f"{table.where(i)}: label {cell!r} is not 0 or 1")
                 label = int(value)
-            is_train = split == "train" or split.lower() == "train"
-            if not is_train and split.lower() != "test":
+            kind = kinds.get(split)
+            if kind is None:
+                kind = kinds[split] = 0 if split.lower() == "train" else 1 if split.lower() == "test" else 2
+            if kind == 2:
                 other_splits[split] += 1
-            known = self.tasks.get(task)
+            known = tasks.get(task)
             if known is None:
-                self.tasks[task], first_row[task] = (cluster, subcluster or None), i
-            elif known != (cluster, subcluster or None):
+                tasks[task], first_row[task] = (cluster, subcluster or None), i
+            elif known[0] != cluster or known[1] != (subcluster or None):
                 raise TaskDataError(f"{table.where(i)}: task {task!r} has task_cluster={cluster!r}, task_subcluster="
                                     f"{subcluster!r}, but {table.where(first_row[task])} says {known[0]!r}, "
                                     f"{known[1] or ''!r}")
-            key = (is_train, example_id)
-            if key in seen:
-                raise TaskDataError(f"{table.where(i)}: duplicate id {example_id} in the "
-                                    f"{'train' if is_train else 'test'} split (first in {table.where(seen[key])})")
-            seen[key] = i
+            if check_ids:
+                key = (kind == 0, example_id)
+                if key in seen:
+                    raise TaskDataError(f"{table.where(i)}: duplicate id {example_id} in the "
+                                        f"{'train' if kind == 0 else 'test'} split (first in {table.where(seen[key])})")
+                seen[key] = i
             name = example_id + ".jpg"
             if name not in present:
                 raise TaskDataError(f"{table.where(i)}: image not found: {folder}{name}")
-            if text_label:
-                self.text_labels.setdefault((task, label), text_label)
-            splits["train" if is_train else "test"].append(
-                Example(id=example_id, label=label, group=task, source=folder + name))
+            if text_label and task not in named[label]:
+                named[label][task] = text_label
+            if kind:
+                test.append(Example(example_id, label, task, folder + name))
+                tested.add(task)
+            else:
+                train.append(Example(example_id, label, task, folder + name))
+                trained[label].add(task)
+        self.text_labels: dict[tuple[str, int], str] = {(task, label): text_label for label in (0, 1)
+                                                        for task, text_label in named[label].items()}
+        splits = {"train": train, "test": test}
         rows = table.records
         if not rows:
             raise TaskDataError(f"{csv_path}: no rows")
@@ -180,14 +199,12 @@ class NeWT(Task):
             shown = ", ".join(f"{value!r} ({n})" for value, n in sorted(other_splits.items()))
             warnings.warn(f"{csv_path}: {sum(other_splits.values())} rows with a split other than train/test, "
                           f"used as test images: {shown}", DataWarning, stacklevel=3)
-        train_counts = Counter((ex.group, ex.label) for ex in splits["train"])
-        test_tasks = {ex.group for ex in splits["test"]}
         for task in self.tasks:
             for label in (0, 1):
-                if not train_counts[(task, label)]:
+                if task not in trained[label]:
                     raise TaskDataError(f"{csv_path}: task {task!r} has no train images with label {label} "
                                         f"(first row: {table.where(first_row[task])})")
-            if task not in test_tasks:
+            if task not in tested:
                 raise TaskDataError(f"{csv_path}: task {task!r} has no test images (first row: "
                                     f"{table.where(first_row[task])})")
         self.split_examples = {name: tuple(examples) for name, examples in splits.items()}

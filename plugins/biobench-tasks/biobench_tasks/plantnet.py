@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
 
 from biobench_core.data import DataRecipe, Download
@@ -85,10 +86,10 @@ class PlantNet(ClassFolderTask):
     def split_folders(self) -> dict[str, Sequence[str]]:
         return {"train": ("images/train",), "test": (f"images/{self.settings.get('eval_split', 'val')}",)}
 
-    def example_id(self, split: str, class_name: str, path: Path) -> str:
-        return path.stem
+    def example_ids(self, split: str, class_name: str, paths: list[str]) -> list[str]:
+        return [_stem(path) for path in paths]
 
-    def example_group(self, class_name: str, path: Path) -> str | None:
+    def class_group(self, class_name: str) -> str | None:
         return self.settings.get("eval_split", "val")
 
     def _build(self) -> None:
@@ -99,14 +100,15 @@ class PlantNet(ClassFolderTask):
         index = {name: i for i, name in enumerate(self._classes)}
         scored = {ex.id for split in self.split_examples.values() for ex in split}
         added, unseen = [], 0
-        for name, path in scan_class_folders(extra, extensions=self.extensions):
+        for name, paths in scan_class_folders(extra, extensions=self.extensions):
             if name not in index:
-                unseen += 1
+                unseen += len(paths)
                 continue
-            example_id = path.stem
-            if example_id in scored:
+            ids = self.example_ids("test", name, paths)
+            if not scored.isdisjoint(ids):
+                example_id, path = next((i, p) for i, p in zip(ids, paths) if i in scored)
                 raise TaskDataError(f"{path}: duplicate image id '{example_id}' (also in train or val)")
-            added.append(Example(id=example_id, label=index[name], group="test", source=os.fspath(path)))
+            added += map(Example, ids, repeat(index[name]), repeat("test"), paths)
         if unseen:
             warnings.warn(f"{extra}: {unseen} image{'s' * (unseen != 1)} of species without train images left out "
                           "of the 'test' split", DataWarning, stacklevel=2)
@@ -114,3 +116,10 @@ class PlantNet(ClassFolderTask):
 
     def in_score(self, example: Example) -> bool:
         return example.group != "test" or self.settings.get("eval_split", "val") == "test"
+
+
+def _stem(path: str) -> str:
+    """The file name without its extension (:attr:`pathlib.PurePath.stem` of ``path``, from a string)."""
+    name = path[path.rfind(os.sep) + 1:]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name

@@ -288,3 +288,13 @@ def test_val_class_absent_from_train_is_kept_with_a_warning(tmp_path, synth_imag
                                          r"e.g. clip 300\): kept"):
         task = build(data)
     assert [ex.label for ex in task.examples("test") if ex.id == "300"] == [5]
+
+
+def test_start_draw_is_numpys():
+    # The start is drawn without building a NumPy Generator per clip; it must be the number NumPy draws.
+    from biobench_tasks.kabr import _pcg64_draw
+
+    rng = np.random.default_rng(7)
+    for seed in [0, 1, 2**32 - 1, 2**32, 2**64 - 1, *map(int, rng.integers(0, 2**63, 300, dtype=np.uint64))]:
+        for high in (1, 4, 60, 184, 2**31, 2**32 - 2):
+            assert _pcg64_draw(seed, high) == int(np.random.default_rng(seed).integers(0, high + 1)), (seed, high)
