@@ -207,10 +207,11 @@ def gen_ecdysis(root: Path, n: int) -> list[Path]:
         w = csv.writer(f)
         w.writerow(["id", "image_thumbnail_large", "visit_date", "gbif_class", "gbif_order", "gbif_family",
                     "gbif_genus", "gbif_species"])
+        n_species = min(1500, max(2, n // 60))  # about 67 specimens per species at full size
         for i in range(n):
-            name = f"{i:08d}_large.jpg"
+            name, sp = f"{i:08d}_large.jpg", i % n_species
             w.writerow([i, f"https://ecdysis.example.org/thumbs/{name}", f"2019-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
-                        "Insecta", f"Order{i % 20}", f"Family{i % 200}", f"Genus{i % 800}", f"species {i % 1500}"])
+                        "Insecta", f"Order{sp % 20}", f"Family{sp % 200}", f"Genus{sp % 800}", f"species {sp}"])
             _touch(root / "images" / name)
     return [path]
 
