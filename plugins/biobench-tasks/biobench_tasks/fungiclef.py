@@ -78,7 +78,6 @@ validation species left without training images becomes unknown, as in BioBench.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -177,41 +176,41 @@ class FungiCLEF(Task):
             status.setdefault(class_id, (value, row.where))
         return {class_id: value for class_id, (value, _) in status.items()}
 
-    def _locator(self, folder: Path) -> Callable[[str, Callable[[], str]], str]:
-        """``locate(name, where)``: the path of image ``name`` in ``folder`` (as written, else in lower case), from
-        one listing of the folder; an error naming the row (``where()``) when it is not there."""
+    def _locator(self, folder: Path) -> Callable[[str], str | None]:
+        """``locate(name)``: the path of image ``name`` in ``folder`` (as written, else in lower case) from one
+        listing of the folder, or ``None`` when it is not there."""
         present = self._files.names(folder)
         prefix = f"{folder}{os.sep}"
 
-        def locate(name: str, where: Callable[[], str]) -> str:
+        def locate(name: str) -> str | None:
             if "/" not in name:
                 if name in present:
                     return prefix + name
                 if name.lower() in present:
                     return prefix + name.lower()
-            else:
-                for candidate in (name, name.lower()):
-                    if self._files.exists(folder / candidate):
-                        return str(folder / candidate)
-            raise TaskDataError(f"{where()}: image not found: {folder / name}")
+                return None
+            for candidate in (name, name.lower()):
+                if self._files.exists(folder / candidate):
+                    return str(folder / candidate)
+            return None
 
         return locate
 
     def _rows(self, csv_name: str) -> list[tuple[str, str, int, Callable[[], str]]]:
-        """``(image_path, observationID, class_id, where)`` per row of a metadata file; ``where()`` names the row."""
+        """``(image_path, observationID, class_id, row index)`` per row of a metadata file; ``self._where(index)``
+        names the row of the file read last."""
         table = read_columns(self.root / csv_name, REQUIRED)
         paths, obs, classes = table.column("image_path"), table.column("observationID"), table.column("class_id")
         rows = []
+        where = table.where
         for i, (path, observation, cell) in enumerate(zip(paths, obs, classes)):
             if not (path and observation and cell):
-                raise TaskDataError(f"{table.where(i)}: empty {table.empty(i, REQUIRED)!r}")
-            try:
-                class_id = int(cell)
-            except ValueError:
-                class_id = _int_cell(cell, "class_id", table.where(i))
+                raise TaskDataError(f"{where(i)}: empty {table.empty(i, REQUIRED)!r}")
+            class_id = int(cell) if cell.isdigit() else _int_cell(cell, "class_id", where(i))
             if class_id < -1:
-                raise TaskDataError(f"{table.where(i)}: class_id {class_id} is not a class (>= 0) or -1 (unknown)")
-            rows.append((path, observation, class_id, functools.partial(table.where, i)))
+                raise TaskDataError(f"{where(i)}: class_id {class_id} is not a class (>= 0) or -1 (unknown)")
+            rows.append((path, observation, class_id, i))
+        self._where = where
         if not rows:
             raise TaskDataError(f"{self.root / csv_name}: no rows")
         return rows
@@ -222,14 +221,19 @@ class FungiCLEF(Task):
             raise TaskDataError(f"{folder}: missing folder: expected {TRAIN_DIR}/<image_path>")
         examples, seen, n_unknown = [], {}, 0
         locate = self._locator(folder)
-        for image_path, _, class_id, where in self._rows(TRAIN_CSV):
+        rows = self._rows(TRAIN_CSV)
+        where = self._where
+        for image_path, _, class_id, row in rows:
             if class_id == -1:
                 n_unknown += 1
                 continue
             if image_path in seen:
-                raise TaskDataError(f"{where()}: duplicate image_path {image_path} (first in {seen[image_path]()})")
-            seen[image_path] = where
-            source = locate(image_path, where)
+                raise TaskDataError(f"{where(row)}: duplicate image_path {image_path} "
+                                    f"(first in {where(seen[image_path])})")
+            seen[image_path] = row
+            source = locate(image_path)
+            if source is None:
+                raise TaskDataError(f"{where(row)}: image not found: {folder / image_path}")
             examples.append(Example(id=image_path, label=encode(class_id, poisonous.get(class_id, False)),
                                     source=source))
         if n_unknown:
@@ -247,19 +251,23 @@ class FungiCLEF(Task):
         folder = self.root / VAL_DIR
         if not folder.is_dir():
             raise TaskDataError(f"{folder}: missing folder: expected {VAL_DIR}/<image_path>")
-        observations: dict[str, tuple[int, Callable[[], str], list[str]]] = {}  # id -> (class_id, first row, frames)
+        observations: dict[str, tuple[int, int, list[str]]] = {}  # id -> (class_id, first row, frames)
         locate = self._locator(folder)
-        for image_path, obs_id, class_id, where in self._rows(VAL_CSV):
-            source = locate(image_path, where)
+        rows = self._rows(VAL_CSV)
+        where = self._where
+        for image_path, obs_id, class_id, row in rows:
+            source = locate(image_path)
+            if source is None:
+                raise TaskDataError(f"{where(row)}: image not found: {folder / image_path}")
             if obs_id not in observations:
-                observations[obs_id] = (class_id, where, [source])
+                observations[obs_id] = (class_id, row, [source])
                 continue
-            first_class, first_where, frames = observations[obs_id]
+            first_class, first_row, frames = observations[obs_id]
             if class_id != first_class:
-                raise TaskDataError(f"{where()}: observationID {obs_id} has class_id {class_id} here but "
-                                    f"{first_class} in {first_where()}")
+                raise TaskDataError(f"{where(row)}: observationID {obs_id} has class_id {class_id} here but "
+                                    f"{first_class} in {where(first_row)}")
             if source in frames:
-                raise TaskDataError(f"{where()}: image {image_path} is listed twice for observationID {obs_id}")
+                raise TaskDataError(f"{where(row)}: image {image_path} is listed twice for observationID {obs_id}")
             frames.append(source)
         examples = []
         for obs_id, (class_id, _, frames) in observations.items():
