@@ -16,27 +16,14 @@ from pathlib import Path
 
 from biobench_core.tasks import TaskDataError
 
-__all__ = ["Row", "Table", "read_columns", "read_table", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS",
-           "DataWarning", "FileIndex"]
+__all__ = ["Table", "read_columns", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS", "DataWarning",
+           "FileIndex"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 
 class DataWarning(UserWarning):
     """The data is usable, but something was left out (an empty class folder, rows without a label...)."""
-
-
-class Row(dict):
-    """One table row: column name -> stripped cell text, and ``where`` (``"<file> row N"``) for error messages."""
-
-    where: str
-
-    def need(self, column: str) -> str:
-        """The cell, or a :class:`TaskDataError` naming the row when it is empty."""
-        value = self.get(column, "")
-        if not value:
-            raise TaskDataError(f"{self.where}: empty {column!r}")
-        return value
 
 
 class FileIndex:
@@ -108,7 +95,12 @@ class Table:
 
 def read_columns(path: Path, required: Sequence[str], *, delimiter: str = ",", names: Sequence[str] | None = None,
                  ) -> Table:
-    """Like :func:`read_table`, as a :class:`Table` (columns by name, rows by position, blank lines dropped)."""
+    """The rows of a delimited text file as a :class:`Table`, read by column name (never by position).
+
+    The first line is the header unless ``names`` gives the columns of a header-less file. Columns named in
+    ``required`` must exist. ``delimiter=" "`` splits on runs of spaces. Blank lines are dropped; row numbers count
+    the file's lines from 1 (the header is line 1).
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             if delimiter == " ":
@@ -135,50 +127,6 @@ def read_columns(path: Path, required: Sequence[str], *, delimiter: str = ",", n
         kept = [(r, n) for r, n in zip(records, lines) if any(c.strip() for c in r)]
         records, lines = [r for r, _ in kept], [n for _, n in kept]
     return Table(Path(path), header, records, lines)
-
-
-def read_table(path: Path, required: Sequence[str], *, delimiter: str = ",", names: Sequence[str] | None = None,
-               ) -> list[Row]:
-    """The rows of a delimited text file, read by column name (never by position).
-
-    The first line is the header unless ``names`` gives the columns of a header-less file. Columns named in
-    ``required`` must exist. ``delimiter=" "`` splits on runs of spaces. Blank lines are skipped; row numbers
-    count the file's lines from 1 (the header is line 1).
-    """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            lines = list(f) if delimiter == " " else None
-            if lines is not None:
-                records = [line.split() for line in lines]
-            else:
-                f.seek(0)
-                records = list(csv.reader(f, delimiter=delimiter))
-    except FileNotFoundError:
-        raise TaskDataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise TaskDataError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from None
-    first = 1
-    if names is None:
-        if not records:
-            raise TaskDataError(f"{path}: empty file: expected a header with {', '.join(required)}")
-        header, records, first = [h.strip() for h in records[0]], records[1:], 2
-    else:
-        header = list(names)
-    positions: dict[str, int] = {}
-    for i, name in enumerate(header):
-        positions.setdefault(name, i)
-    missing = [c for c in required if c not in positions]
-    if missing:
-        shown = delimiter.join(header) if len(header) < 30 else delimiter.join(header[:30]) + "..."
-        raise TaskDataError(f"{path}: missing column {missing[0]!r} (header is {shown!r})")
-    rows = []
-    for number, record in enumerate(records, start=first):
-        if not any(cell.strip() for cell in record):
-            continue
-        row = Row({name: (record[i].strip() if i < len(record) else "") for name, i in positions.items()})
-        row.where = f"{path} row {number}"
-        rows.append(row)
-    return rows
 
 
 def scan_class_folders(root: str | os.PathLike[str], *, extensions: Iterable[str] = IMAGE_EXTENSIONS,

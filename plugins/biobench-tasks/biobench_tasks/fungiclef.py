@@ -89,7 +89,7 @@ import numpy as np
 from biobench_core.data import DataRecipe, Download
 from biobench_core.specs import TaskSpec
 from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
-from biobench_tasks._formats import DataWarning, FileIndex, read_columns, read_table
+from biobench_tasks._formats import DataWarning, FileIndex, read_columns
 from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
@@ -163,17 +163,21 @@ class FungiCLEF(Task):
         if not path.is_file():
             raise TaskDataError(f"{path}: file not found (the poisonous-species list; 'biobench data fetch "
                                 f"tasks/fungiclef --to DIR' downloads it)")
+        columns = ("class_id", "poisonous")
+        table = read_columns(path, columns)
         status: dict[int, tuple[bool, str]] = {}
-        for row in read_table(path, ("class_id", "poisonous")):
-            class_id = _int_cell(row.need("class_id"), "class_id", row.where)
-            cell = row.need("poisonous")
+        for i, (class_cell, cell) in enumerate(zip(table.column("class_id"), table.column("poisonous"))):
+            where = table.where(i)
+            if not (class_cell and cell):
+                raise TaskDataError(f"{where}: empty {table.empty(i, columns)!r}")
+            class_id = _int_cell(class_cell, "class_id", where)
             if cell not in ("0", "1"):
-                raise TaskDataError(f"{row.where}: poisonous {cell!r} is not 0 or 1")
+                raise TaskDataError(f"{where}: poisonous {cell!r} is not 0 or 1")
             value = cell == "1"
             if class_id in status and status[class_id][0] != value:
-                raise TaskDataError(f"{row.where}: class_id {class_id} is poisonous={cell} here but "
+                raise TaskDataError(f"{where}: class_id {class_id} is poisonous={cell} here but "
                                     f"poisonous={int(status[class_id][0])} in {status[class_id][1]}")
-            status.setdefault(class_id, (value, row.where))
+            status.setdefault(class_id, (value, where))
         return {class_id: value for class_id, (value, _) in status.items()}
 
     def _locator(self, folder: Path) -> Callable[[str], str | None]:
