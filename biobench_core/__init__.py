@@ -18,6 +18,8 @@ _LAZY = {
     "VisionBackbone": "biobench_core.interfaces",
     "EncodedImgBatch": "biobench_core.interfaces",
     "BackboneOutputError": "biobench_core.interfaces",
+    "Preprocessing": "biobench_core.preprocessing",
+    "Geometry": "biobench_core.preprocessing",
     "BenchmarkReport": "biobench_core.report_model",
     "get_git_hash": "biobench_core.report_model",
     "list_backbones": "biobench_core.catalog",
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
                                        load_task, resolve_backbone, resolve_task)
     from biobench_core.interfaces import BackboneOutputError, EncodedImgBatch, VisionBackbone
     from biobench_core.plugins import PluginError
+    from biobench_core.preprocessing import Geometry, Preprocessing
     from biobench_core.report_model import BenchmarkReport, get_git_hash
     from biobench_core.tasks import Evaluation, Example, Task, TaskDataError
 

@@ -9,6 +9,9 @@ An entry is a folder of ``.npy`` arrays, read back memory-mapped, plus ``meta.js
 key (checked on every read); it is written to a temporary folder and renamed into place, so a crash or a full
 disk never leaves a half-written entry behind. Writing over an existing entry replaces it atomically; an entry
 that cannot be read back (truncated, corrupt) is counted in ``n_corrupt`` and replaced by the next write.
+
+The folder also holds the decoded-pixel cache (``pixels/``, :mod:`biobench_core.pixel_cache`), bounded by
+``$BIOBENCH_PIXEL_CACHE_GB`` (or ``--pixel-cache-gb``).
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from biobench_core.pixel_cache import DEFAULT_BUDGET_GB, PixelCache
 from biobench_core.tasks import Example, SplitFeatures
 
-__all__ = ["FeatureCache", "default_cache_dir", "feature_key", "CACHE_ENV", "CacheWriteError"]
+__all__ = ["FeatureCache", "default_cache_dir", "feature_key", "CACHE_ENV", "CacheWriteError", "PIXEL_BUDGET_ENV",
+           "pixel_budget_gb_from_env"]
 
 CACHE_ENV = "BIOBENCH_CACHE"
+PIXEL_BUDGET_ENV = "BIOBENCH_PIXEL_CACHE_GB"
 FORMAT_VERSION = 2
 
 
@@ -45,6 +51,20 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("biobench")) / "features"
 
 
+def pixel_budget_gb_from_env() -> float:
+    """``$BIOBENCH_PIXEL_CACHE_GB`` (GiB of decoded pixels kept for reuse; 0 turns it off), else the default."""
+    text = os.environ.get(PIXEL_BUDGET_ENV, "").strip()
+    if not text:
+        return DEFAULT_BUDGET_GB
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB (0 turns the pixel cache off)") from None
+    if value < 0 or value != value:
+        raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB >= 0")
+    return value
+
+
 def feature_key(**parts: Any) -> str:
     """A stable hash of the keyword arguments (JSON-serialisable values)."""
     blob = json.dumps({"format": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
@@ -54,10 +74,18 @@ def feature_key(**parts: Any) -> str:
 class FeatureCache:
     """Feature arrays by key under ``root``."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, *, pixel_budget_gb: float | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.n_corrupt = 0  # entries found unreadable by get() in this process
         self.write_failed = False  # set by callers after a failed put(), so they warn once
+        self.pixel_budget_gb = pixel_budget_gb_from_env() if pixel_budget_gb is None else float(pixel_budget_gb)
+
+    @property
+    def pixels(self) -> PixelCache | None:
+        """The decoded-pixel cache kept beside the features (``<root>/pixels``); ``None`` with a budget of 0."""
+        if self.pixel_budget_gb <= 0:
+            return None
+        return PixelCache(self.root / "pixels", int(self.pixel_budget_gb * 2**30))
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key

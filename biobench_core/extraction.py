@@ -1,18 +1,29 @@
 """The one extraction loop: a task's examples -> a frozen backbone's features.
 
-Tasks never write their own loop. DataLoader workers decode and transform images in parallel; the main
-process runs the backbone under ``torch.inference_mode`` in the requested dtype (channels_last for CNNs). A
-video example (a list of frames) is encoded frame by frame and pooled (the task's ``frame_pooling``: mean or max). A corrupt image is skipped with a
-warning naming the file (``on_bad_image="skip"``) or fails the run (``"fail"``).
+Tasks never write their own loop. DataLoader workers decode images in parallel; the main process runs the
+backbone under ``torch.inference_mode`` in the requested dtype (channels_last for CNNs).
+
+- A backbone that declares its preprocessing (:mod:`biobench_core.preprocessing`) gets uint8 batches: workers
+  decode, resize and crop to 8-bit pixels, the batch crosses to the main process (in pinned memory on a GPU)
+  at a quarter of float32's bytes, and ``(pixels / 255 - mean) / std`` and the cast to the dtype run on the
+  device. Those pixels go to the pixel cache (:mod:`biobench_core.pixel_cache`), so the next backbone with the
+  same geometry reads them instead of decoding again (decode once, extract many).
+- Any other backbone's callable transform runs in the workers and float batches cross, as in contract 1.
+
+A video example (a list of frames) is encoded frame by frame and pooled (the task's ``frame_pooling``: mean or
+max). A corrupt image is skipped with a warning naming the file (``on_bad_image="skip"``) or fails the run
+(``"fail"``); read from the pixel cache, the same images are named again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import queue
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,10 +31,12 @@ import torch
 
 from biobench_core.images import HighBitDepthWarning, was_scaled
 from biobench_core.interfaces import VisionBackbone, check_encoded
+from biobench_core.pixel_cache import PixelCache, PixelEntry, PixelWriter, pixel_key
+from biobench_core.preprocessing import Geometry, Preprocessing, apply_geometry, normalise
 from biobench_core.tasks import Example, SplitFeatures, Task, TaskDataError
 
 __all__ = ["ExtractionResult", "extract", "pick_device", "DTYPES", "prepare_backbone", "BadImageWarning",
-           "pool_frames"]
+           "pool_frames", "declared_preprocessing", "pixel_source_key"]
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -41,6 +54,8 @@ class ExtractionResult:
     n_images: int  # frames encoded (== examples for image tasks)
     seconds: float
     n_converted: int = 0  # frames encoded that were scaled to 8 bits from a higher bit depth (biobench_core.images)
+    pipeline: str = "callable transform"  # or "uint8, normalised on the device" (a declared preprocessing)
+    pixels: str = "not declared"  # the pixel cache: hit, written, off, not kept: <why>, not declared
 
     @property
     def images_per_second(self) -> float:
@@ -88,11 +103,25 @@ def pool_frames(feats: torch.Tensor, patches: torch.Tensor | None, counts: list[
     return pool(feats), (None if patches is None else pool(patches))
 
 
-class _Decoded(torch.utils.data.Dataset):
-    """Decodes and transforms one example per item; a failure becomes a named record, not a crash."""
+class _ToPixels:
+    """The geometry half of a declared preprocessing, for DataLoader workers: PIL image -> ``(H, W, 3)`` uint8."""
 
-    def __init__(self, task: Task, examples: Sequence[Example], transform: Any, on_bad_image: str):
-        self.task, self.examples, self.transform, self.on_bad_image = task, examples, transform, on_bad_image
+    def __init__(self, geometry: Geometry) -> None:
+        self.geometry = geometry
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        return torch.from_numpy(apply_geometry(image, self.geometry))
+
+    def __repr__(self) -> str:
+        return f"ToPixels({self.geometry.describe()})"
+
+
+class _Decoded(torch.utils.data.Dataset):
+    """Decodes and prepares one example per item (``prepare``: the backbone's callable transform, or
+    :class:`_ToPixels`); a failure becomes a named record, not a crash."""
+
+    def __init__(self, task: Task, examples: Sequence[Example], prepare: Any, on_bad_image: str):
+        self.task, self.examples, self.prepare, self.on_bad_image = task, examples, prepare, on_bad_image
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -110,7 +139,7 @@ class _Decoded(torch.utils.data.Dataset):
             if not frames:
                 raise TaskDataError("no frames")
             scaled = sum(was_scaled(frame) for frame in frames)  # before the transform drops the PIL mark
-            pixels = torch.stack([self.transform(frame) for frame in frames])
+            pixels = torch.stack([self.prepare(frame) for frame in frames])
         except Exception as exc:  # noqa: BLE001 - any decoder error is reported with the file's name
             message = f"{name}: cannot decode image: {type(exc).__name__}: {exc}"
             if self.on_bad_image == "fail":
@@ -122,8 +151,13 @@ class _Decoded(torch.utils.data.Dataset):
         return index, pixels, None, scaled
 
 
-def _collate(items: list[tuple[int, torch.Tensor | None, str | None, int]]) -> tuple[list[int], torch.Tensor | None,
-                                                                                      list[int], list[str], int]:
+#: One batch on its way to the backbone: positions of its examples, their frames (float from a callable
+#: transform, or uint8 ``(frames, H, W, 3)`` under a declared preprocessing), frames per example, messages of
+#: the examples that could not be decoded, and how many frames were scaled from a high bit depth.
+Batch = tuple[list[int], "torch.Tensor | None", list[int], list[str], int]
+
+
+def _collate(items: list[tuple[int, torch.Tensor | None, str | None, int]]) -> Batch:
     indices, frames, counts, bad, n_scaled = [], [], [], [], 0
     for index, pixels, error, scaled in items:
         if pixels is None:
@@ -134,6 +168,66 @@ def _collate(items: list[tuple[int, torch.Tensor | None, str | None, int]]) -> t
         counts.append(pixels.shape[0])
         n_scaled += scaled
     return indices, (torch.cat(frames) if frames else None), counts, bad, n_scaled
+
+
+def declared_preprocessing(backbone: VisionBackbone) -> Preprocessing | None:
+    """The backbone's declared preprocessing when the loop can use it (a fixed output size), else ``None``."""
+    method = getattr(backbone, "preprocessing", None)
+    declared = method() if callable(method) else None
+    if declared is None:
+        return None
+    if not isinstance(declared, Preprocessing):
+        raise TypeError(f"{backbone.backbone_id}: preprocessing() returned {type(declared).__name__}, "
+                        "not biobench_core.Preprocessing or None")
+    return declared if declared.geometry.output_size() is not None else None
+
+
+def pixel_source_key(base: str, geometry: Geometry) -> str:
+    """The pixel cache's key: ``base`` (task, code, manifest, decode key: see feature_source) and the geometry."""
+    return pixel_key(base=base, geometry=geometry.describe())
+
+
+def _prefetched(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
+    """``items`` produced by a background thread, ``depth`` ahead (reading pixels overlaps the forward pass)."""
+    done = object()
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put(item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            failure.append(exc)
+        finally:
+            buffer.put(done)
+
+    thread = threading.Thread(target=produce, name="biobench-pixels", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not done:
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def _cached_batches(entry: PixelEntry, batch_size: int, pin: bool) -> Iterator[Batch]:
+    """A pixel cache entry as loader batches; its skipped images come first, as in a decoding pass they are named."""
+    if entry.skipped or entry.n_scaled:
+        yield [], None, [], list(entry.skipped), entry.n_scaled
+    for positions, frames, counts in entry.batches(batch_size):
+        pixels = torch.from_numpy(np.array(frames))  # a copy out of the memory map
+        yield positions, (pixels.pin_memory() if pin else pixels), counts, [], 0
 
 
 def extract(
@@ -149,8 +243,17 @@ def extract(
     need_patches: bool = False,
     on_bad_image: str = "skip",
     progress: bool = True,
+    pixel_cache: PixelCache | None = None,
+    pixel_base_key: str | None = None,
+    use_declared_preprocessing: bool = True,
 ) -> ExtractionResult:
-    """Encode ``examples`` (default: all) of ``task``'s ``split`` with ``backbone`` (already prepared on ``device``)."""
+    """Encode ``examples`` (default: all) of ``task``'s ``split`` with ``backbone`` (already prepared on ``device``).
+
+    With a declared preprocessing (and ``use_declared_preprocessing``), workers produce uint8 pixels and the
+    batch is normalised on ``device``; with ``pixel_cache`` and ``pixel_base_key`` (see
+    :mod:`biobench_core.pixel_cache`) those pixels are read from, or written to, the cache. Without one, the
+    backbone's callable transform runs in the workers, as in contract 1.
+    """
     from tqdm.auto import tqdm
 
     if on_bad_image not in ("skip", "fail"):
@@ -158,18 +261,49 @@ def extract(
     examples = list(task.examples(split) if examples is None else examples)
     if not examples:
         raise TaskDataError(f"{task.spec.id}: the {split} split has no examples")
-    transform = backbone.make_img_transform()
-    loader = torch.utils.data.DataLoader(
-        _Decoded(task, examples, transform, on_bad_image),
-        batch_size=batch_size,
-        num_workers=workers,
-        collate_fn=_collate,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-        prefetch_factor=4 if workers > 0 else None,
-    )
+    preprocessing = declared_preprocessing(backbone) if use_declared_preprocessing else None
     torch_dtype = DTYPES[dtype]
     channels_last = is_convnet(backbone)
+    pin = device.type == "cuda"
+    writer: PixelWriter | None = None
+    entry: PixelEntry | None = None
+    pixels_status = "not declared"
+    if preprocessing is not None:
+        pixels_status = "off"
+        if pixel_cache is not None and pixel_base_key is not None:
+            key = pixel_source_key(pixel_base_key, preprocessing.geometry)
+            ids = [example.id for example in examples]
+            entry = pixel_cache.get(key, ids)
+            if entry is not None:
+                pixels_status = "hit"
+                if entry.skipped and on_bad_image == "fail":
+                    raise TaskDataError(entry.skipped[0])  # the decoding pass skipped it; this run fails on it
+            else:
+                height, width = preprocessing.geometry.output_size()  # type: ignore[misc]
+                writer = pixel_cache.writer(key, ids, (height, width, 3), len(examples))
+                pixels_status = "written" if writer is not None else "not kept: larger than the pixel cache's budget"
+    batches: Iterator[Batch]
+    if entry is not None:
+        batches = _prefetched(_cached_batches(entry, batch_size, pin))
+    else:
+        prepare = backbone.make_img_transform() if preprocessing is None else _ToPixels(preprocessing.geometry)
+        batches = iter(torch.utils.data.DataLoader(
+            _Decoded(task, examples, prepare, on_bad_image),
+            batch_size=batch_size,
+            num_workers=workers,
+            collate_fn=_collate,
+            pin_memory=pin,
+            persistent_workers=False,
+            prefetch_factor=4 if workers > 0 else None,
+        ))
+
+    def to_input(pixels: torch.Tensor) -> torch.Tensor:
+        if preprocessing is not None:  # uint8 (frames, H, W, 3): normalise and cast on the device
+            return normalise(pixels.to(device, non_blocking=True), preprocessing, torch_dtype,
+                             channels_last=channels_last)
+        pixels = pixels.to(device, dtype=torch_dtype, non_blocking=True)
+        return pixels.contiguous(memory_format=torch.channels_last) if channels_last else pixels
+
     kept: list[int] = []
     feature_chunks: list[np.ndarray] = []
     patch_chunks: list[np.ndarray] = []
@@ -178,33 +312,41 @@ def extract(
     bar = tqdm(total=len(examples), desc=f"{backbone.backbone_id} {task.spec.id}:{split}", unit="img",
                disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=False)
     start = time.perf_counter()
-    with torch.inference_mode():
-        for indices, pixels, counts, bad, n_scaled in loader:
-            n_converted += n_scaled
-            for message in bad:
-                warnings.warn(message, BadImageWarning, stacklevel=2)
-            skipped.extend(bad)
-            if pixels is not None:
-                pixels = pixels.to(device, dtype=torch_dtype, non_blocking=True)
-                if channels_last:
-                    pixels = pixels.contiguous(memory_format=torch.channels_last)
-                out = check_encoded(backbone.img_encode(pixels), pixels.shape[0], backbone.backbone_id,
-                                    need_patches=need_patches)
-                feats = out.img_features.float()
-                patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
-                if len(counts) != pixels.shape[0]:  # video: pool each example's frames (mean or max)
-                    feats, patches = pool_frames(feats, patches, counts, task.frame_pooling)
-                feature_chunks.append(feats.cpu().numpy())
-                if patches is not None:
-                    patch_chunks.append(patches.cpu().numpy())
-                kept.extend(indices)
-                n_images += pixels.shape[0]
-            bar.update(len(indices) + len(bad))
-            bar.set_postfix_str(f"{n_images / max(time.perf_counter() - start, 1e-9):.1f} img/s", refresh=False)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    try:
+        with torch.inference_mode():
+            for indices, pixels, counts, bad, n_scaled in batches:
+                n_converted += n_scaled
+                for message in bad:
+                    warnings.warn(message, BadImageWarning, stacklevel=2)
+                skipped.extend(bad)
+                if writer is not None:
+                    writer.add(indices, pixels.numpy() if pixels is not None else np.zeros((0, 0, 0, 3), np.uint8),
+                               counts, bad, n_scaled)
+                if pixels is not None:
+                    batch = to_input(pixels)
+                    out = check_encoded(backbone.img_encode(batch), batch.shape[0], backbone.backbone_id,
+                                        need_patches=need_patches)
+                    feats = out.img_features.float()
+                    patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
+                    if len(counts) != batch.shape[0]:  # video: pool each example's frames (mean or max)
+                        feats, patches = pool_frames(feats, patches, counts, task.frame_pooling)
+                    feature_chunks.append(feats.cpu().numpy())
+                    if patches is not None:
+                        patch_chunks.append(patches.cpu().numpy())
+                    kept.extend(indices)
+                    n_images += batch.shape[0]
+                bar.update(len(indices) + len(bad))
+                bar.set_postfix_str(f"{n_images / max(time.perf_counter() - start, 1e-9):.1f} img/s", refresh=False)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     seconds = time.perf_counter() - start
     bar.close()
+    if writer is not None and not writer.commit():
+        pixels_status = f"not kept: {writer.failed}" if writer.failed else "written by another process"
     if not kept:
         raise TaskDataError(f"{task.spec.id}: no image of the {split} split could be decoded "
                             f"(first error: {skipped[0] if skipped else 'none'})")
@@ -221,4 +363,6 @@ def extract(
         n_images=n_images,
         seconds=seconds,
         n_converted=n_converted,
+        pipeline="uint8, normalised on the device" if preprocessing is not None else "callable transform",
+        pixels=pixels_status,
     )

@@ -23,6 +23,7 @@ from typing import Any
 from biobench_core.cache import CacheWriteError, FeatureCache, feature_key
 from biobench_core.catalog import load_backbone
 from biobench_core.identity import describe_transform, distribution_identity
+from biobench_core.pixel_cache import PixelCache
 from biobench_core.plugins import get_registry
 from biobench_core.specs import BackboneSpec, TaskSpec
 from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataError
@@ -30,7 +31,8 @@ from biobench_core.tasks import SPLITS, Example, SplitFeatures, Task, TaskDataEr
 __all__ = ["LazyBackbone", "SplitInput", "experiment_features", "code_identity", "UncacheableTransformWarning"]
 
 #: Core modules whose code decides the features (decoding order, pooling, dtype handling).
-_CORE_FEATURE_MODULES = ("extraction.py", "interfaces.py", "tasks.py", "images.py")
+_CORE_FEATURE_MODULES = ("extraction.py", "interfaces.py", "tasks.py", "images.py", "preprocessing.py",
+                         "pixel_cache.py")
 
 
 class UncacheableTransformWarning(UserWarning):
@@ -80,11 +82,16 @@ class LazyBackbone:
         return self._built
 
     def identity(self) -> dict[str, Any]:
-        """The built model's exact weights id and transform description (``None``: no stable description)."""
+        """The built model's exact weights id, transform description (``None``: no stable description) and
+        declared preprocessing (``None``: none the loop can use; the callable transform is used)."""
+        from biobench_core.extraction import declared_preprocessing
+
         if self._identity is None:
             backbone = self.get()
+            declared = declared_preprocessing(backbone)
             self._identity = {"weights_id": str(backbone.weights_id),
-                              "transform": describe_transform(backbone.make_img_transform())}
+                              "transform": describe_transform(backbone.make_img_transform()),
+                              "preprocessing": None if declared is None else declared.describe()}
         return self._identity
 
 
@@ -100,7 +107,7 @@ def feature_key_for(backbone: LazyBackbone, identity: dict[str, Any], task: Task
                     manifest: str) -> str:
     """``code``: the task's plugin and the core's extraction code (:func:`experiment_features` computes it once)."""
     return feature_key(backbone=backbone.spec.id, weights=identity["weights_id"], transform=identity["transform"],
-                       dtype=backbone.dtype, patches=task.needs_patches, manifest=manifest, backbone_code=backbone.code,
+                       preprocessing=identity.get("preprocessing"), dtype=backbone.dtype, patches=task.needs_patches, manifest=manifest, backbone_code=backbone.code,
                        task_code=code["task"], core=code["core"])
 
 
@@ -113,14 +120,27 @@ def _check_width(spec: BackboneSpec, split: str, features: SplitFeatures) -> Non
                                   f"but its spec declares embed_dim={spec.embed_dim}")
 
 
+def pixel_base_key(task: Task, code: dict[str, Any], manifest: str) -> str:
+    """What decides a split's decoded pixels besides the geometry: the task, the code that loads its images
+    (the task's plugin and the core's decoding), and the manifest (files, examples, order, decode key)."""
+    return feature_key(kind="pixels", task=task.spec.id, task_code=code["task"], core=code["core"], manifest=manifest,
+                       decode=task.decode_key())
+
+
 def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, SplitInput], cache: FeatureCache | None,
                         *, batch_size: int, workers: int, on_bad_image: str, progress: bool,
+                        pixel_cache: PixelCache | None = None,
                         ) -> tuple[dict[str, SplitFeatures], dict[str, dict[str, Any]], dict[str, Any]]:
     """Both splits' features under one backbone identity, with per-split cost and cache status.
+
+    ``pixel_cache``: decoded pixels shared between backbones of one geometry (:mod:`biobench_core.pixel_cache`);
+    by default the one in ``cache``'s folder.
 
     Returns ``(features by split, meta by split, identity)``; ``identity`` is what the features came from.
     """
     code = {"task": code_identity(task.spec), "core": _core_identity()}
+    if pixel_cache is None and cache is not None:
+        pixel_cache = cache.pixels
     found: dict[str, tuple[SplitFeatures, dict[str, Any]]] = {}
     identity: dict[str, Any] | None = None
     looked_up: set[str] = set()  # keys already read (a corrupt entry is counted once)
@@ -134,7 +154,7 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
                 if hit is not None:
                     found[split] = hit
             if len(found) == len(SPLITS):
-                identity = {k: remembered[k] for k in ("weights_id", "transform")}
+                identity = {k: remembered.get(k) for k in ("weights_id", "transform", "preprocessing")}
     if identity is None:  # something must be extracted: build, and trust only what the built model says
         identity = backbone.identity()
         if cache is not None and found and remembered != identity:
@@ -161,21 +181,25 @@ def experiment_features(backbone: LazyBackbone, task: Task, inputs: dict[str, Sp
                 raise TaskDataError(meta["skipped"][0])  # the cached run skipped it; this run asked to fail on it
             features[split], metas[split] = split_features, {**meta, "cache": "hit", "feature_key": key}
         else:
+            pixels = None if pixel_cache is None else (pixel_cache, pixel_base_key(task, code, inputs[split].manifest))
             features[split], metas[split] = _extract(backbone, task, split, inputs[split].examples, cache, key,
-                                                     batch_size=batch_size, workers=workers,
+                                                     pixels, batch_size=batch_size, workers=workers,
                                                      on_bad_image=on_bad_image, progress=progress)
         _check_width(backbone.spec, split, features[split])
     return features, metas, identity
 
 
 def _extract(backbone: LazyBackbone, task: Task, split: str, examples: list[Example], cache: FeatureCache | None,
-             key: str | None, **kwargs: Any) -> tuple[SplitFeatures, dict[str, Any]]:
+             key: str | None, pixels: tuple[PixelCache, str] | None, **kwargs: Any,
+             ) -> tuple[SplitFeatures, dict[str, Any]]:
     from biobench_core.extraction import extract
 
+    pixel_cache, base = pixels if pixels is not None else (None, None)
     result = extract(backbone.get(), task, split, examples, device=backbone.device, dtype=backbone.dtype,
-                     need_patches=task.needs_patches, **kwargs)
+                     need_patches=task.needs_patches, pixel_cache=pixel_cache, pixel_base_key=base, **kwargs)
     meta = {"images_per_second": result.images_per_second, "seconds": result.seconds, "skipped": result.skipped,
-            "n_images": result.n_images, "n_converted": result.n_converted}
+            "n_images": result.n_images, "n_converted": result.n_converted, "pipeline": result.pipeline,
+            "pixels": result.pixels}
     if cache is not None and key is not None:
         try:
             cache.put(key, result.split, meta)

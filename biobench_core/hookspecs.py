@@ -10,7 +10,7 @@ plugin's namespace, and every id the plugin yields must start with ``<namespace>
     # biobench_mymodel/__init__.py
     from biobench_core import BackboneSpec, hookimpl
 
-    BIOBENCH_CONTRACT = 1
+    BIOBENCH_CONTRACT = 2
 
     @hookimpl
     def biobench_backbones():
@@ -18,7 +18,8 @@ plugin's namespace, and every id the plugin yields must start with ``<namespace>
 
 Hooks are called at discovery time, so they must be cheap and torch-free: yield specs, never build models,
 never touch the network. ``BIOBENCH_CONTRACT`` (optional, default 1) is the contract version the plugin was
-written for; a plugin written for another major version is listed as ``incompatible`` and not loaded.
+written for; a plugin written for a version this core does not support (``SUPPORTED_CONTRACTS``) is listed as
+``incompatible`` and not loaded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ import pluggy
 from biobench_core.specs import BackboneSpec, TaskSpec
 
 PROJECT_NAME = "biobench"
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
+#: Contract versions this biobench-core loads. 2 added ``VisionBackbone.preprocessing()`` (optional, default
+#: ``None``), so a plugin written for 1 works unchanged.
+SUPPORTED_CONTRACTS = (1, 2)
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)

@@ -13,6 +13,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from biobench_core.preprocessing import Preprocessing
 from biobench_core.report_model import BenchmarkReport, get_git_hash
 
 __all__ = ["VisionBackbone", "EncodedImgBatch", "BenchmarkReport", "get_git_hash", "BackboneOutputError",
@@ -38,7 +39,8 @@ class EncodedImgBatch:
 class VisionBackbone(torch.nn.Module):
     """A frozen image encoder. Plugins subclass this.
 
-    Subclasses implement :meth:`img_encode` and :meth:`make_img_transform`. ``backbone_id`` is set by
+    Subclasses implement :meth:`img_encode` and :meth:`make_img_transform`, and may declare
+    :meth:`preprocessing` (the same transform as data). ``backbone_id`` is set by
     ``load_backbone``; ``weights_id`` should identify the weights exactly (a pretrained tag, a file's hash, or
     ``"random"``) because the feature cache keys on it.
     """
@@ -51,6 +53,16 @@ class VisionBackbone(torch.nn.Module):
 
     def make_img_transform(self) -> Callable[[Any], Tensor]:
         raise NotImplementedError
+
+    def preprocessing(self) -> Preprocessing | None:
+        """The transform as data (contract 2): resize, centre crop, interpolation, mean and std, or ``None``.
+
+        When declared, the extraction loop decodes and resizes in its workers to uint8, shares those pixels
+        between backbones with the same geometry, and normalises on the device; it must compute what
+        :meth:`make_img_transform` computes (the conformance kit checks the two agree). ``None`` (the default,
+        and every contract-1 plugin): the callable transform is used as it is.
+        """
+        return None
 
 
 def check_encoded(out: object, batch_size: int, backbone_id: str, *, need_patches: bool = False) -> EncodedImgBatch:

@@ -319,12 +319,13 @@ class Registry:
 
     def _register(self, module: Any, record: PluginRecord) -> None:
         record.module = module
-        contract = getattr(module, "BIOBENCH_CONTRACT", hookspecs.CONTRACT_VERSION)
-        record.contract = contract if isinstance(contract, int) else None
-        if record.contract != hookspecs.CONTRACT_VERSION:
+        contract = getattr(module, "BIOBENCH_CONTRACT", 1)
+        record.contract = contract if isinstance(contract, int) and not isinstance(contract, bool) else None
+        if record.contract not in hookspecs.SUPPORTED_CONTRACTS:
+            supported = " and ".join(map(str, hookspecs.SUPPORTED_CONTRACTS))
             record.fail(
                 "incompatible",
-                PluginError(f"written for contract {contract!r}; this biobench-core speaks {hookspecs.CONTRACT_VERSION}"),
+                PluginError(f"written for contract {contract!r}; this biobench-core speaks contracts {supported}"),
                 "contract mismatch",
             )
             return

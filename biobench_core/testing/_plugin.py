@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from biobench_core.errors import debug_enabled
-from biobench_core.hookspecs import CONTRACT_VERSION
+from biobench_core.hookspecs import CONTRACT_VERSION, SUPPORTED_CONTRACTS
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkGuard
 from biobench_core.testing._report import Report
 
@@ -113,10 +113,11 @@ def check_plugin(distribution: str, *, forbidden_imports: Sequence[str] = HEAVY_
         record = records.get(ep["name"], {})
         if record.get("status") == "incompatible":
             report.fail("contract", f"incompatible contract version: BIOBENCH_CONTRACT = {ep['contract']}, "
-                                    f"this biobench-core speaks {CONTRACT_VERSION}")
+                                    f"this biobench-core speaks contracts "
+                                    f"{' and '.join(map(str, SUPPORTED_CONTRACTS))}")
         elif not ep["declares_contract"]:
             report.add("contract", "warn", f"'{ep['value']}' does not declare BIOBENCH_CONTRACT; "
-                                           f"assuming {CONTRACT_VERSION} (add BIOBENCH_CONTRACT = {CONTRACT_VERSION})")
+                                           f"assuming 1 (add BIOBENCH_CONTRACT = {CONTRACT_VERSION})")
         else:
             report.ok_("contract", f"BIOBENCH_CONTRACT = {ep['contract']}")
 

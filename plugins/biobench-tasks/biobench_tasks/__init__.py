@@ -11,7 +11,7 @@ from biobench_core import TaskSpec, hookimpl
 
 __all__ = ["BIOBENCH_CONTRACT", "biobench_tasks"]
 
-BIOBENCH_CONTRACT = 1
+BIOBENCH_CONTRACT = 2
 
 
 @hookimpl
