@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from biobench_core.images import HighBitDepthWarning, was_scaled
+from biobench_core.images import DRAFT_FACTOR, HighBitDepthWarning, decoding_for, was_scaled
 from biobench_core.interfaces import VisionBackbone, check_encoded
 from biobench_core.pixel_cache import PixelCache, PixelEntry, PixelWriter, pixel_key
 from biobench_core.preprocessing import Geometry, Preprocessing, apply_geometry, normalise
@@ -129,12 +129,12 @@ class _Decoded(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None, int]:
         example = self.examples[index]
         name = example.source or example.id
-        in_main_process = torch.utils.data.get_worker_info() is None
-        threads = torch.get_num_threads()
         try:
-            if in_main_process and threads > 1:
-                torch.set_num_threads(1)  # per-image tensor ops are tiny: threads only add overhead here
-            loaded = self.task.load(example)
+            if isinstance(self.prepare, _ToPixels):  # decode no larger than the geometry needs (images.py)
+                with decoding_for(self.prepare.geometry.min_side()):
+                    loaded = self.task.load(example)
+            else:
+                loaded = self.task.load(example)
             frames = loaded if isinstance(loaded, list) else [loaded]
             if not frames:
                 raise TaskDataError("no frames")
@@ -145,10 +145,20 @@ class _Decoded(torch.utils.data.Dataset):
             if self.on_bad_image == "fail":
                 raise TaskDataError(message) from exc
             return index, None, message, 0
-        finally:
-            if in_main_process and threads > 1:
-                torch.set_num_threads(threads)
         return index, pixels, None, scaled
+
+
+def _in_process_batches(dataset: _Decoded, batch_size: int) -> Iterator[Batch]:
+    """``workers=0``: decode batch by batch in this process, with one torch thread while decoding (per-image
+    tensor ops are tiny; threads only add overhead), then back to all of them for the forward pass."""
+    for start in range(0, len(dataset), batch_size):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        finally:
+            torch.set_num_threads(threads)
+        yield _collate(items)
 
 
 #: One batch on its way to the backbone: positions of its examples, their frames (float from a callable
@@ -182,9 +192,15 @@ def declared_preprocessing(backbone: VisionBackbone) -> Preprocessing | None:
     return declared if declared.geometry.output_size() is not None else None
 
 
+#: How the declared path decodes (JPEGs at reduced scale, keeping 2x the pixels the geometry needs:
+#: :func:`biobench_core.images.decoding_for`); part of the pixel cache's and the feature cache's keys.
+DECODE_RULE = f"jpeg-draft-keep-{DRAFT_FACTOR}x"
+
+
 def pixel_source_key(base: str, geometry: Geometry) -> str:
-    """The pixel cache's key: ``base`` (task, code, manifest, decode key: see feature_source) and the geometry."""
-    return pixel_key(base=base, geometry=geometry.describe())
+    """The pixel cache's key: ``base`` (task, code, manifest, decode key: see feature_source), the geometry and
+    the decoding rule."""
+    return pixel_key(base=base, geometry=geometry.describe(), decode=DECODE_RULE)
 
 
 def _prefetched(items: Iterator[Any], depth: int = 3) -> Iterator[Any]:
@@ -287,15 +303,19 @@ def extract(
         batches = _prefetched(_cached_batches(entry, batch_size, pin))
     else:
         prepare = backbone.make_img_transform() if preprocessing is None else _ToPixels(preprocessing.geometry)
-        batches = iter(torch.utils.data.DataLoader(
-            _Decoded(task, examples, prepare, on_bad_image),
-            batch_size=batch_size,
-            num_workers=workers,
-            collate_fn=_collate,
-            pin_memory=pin,
-            persistent_workers=False,
-            prefetch_factor=4 if workers > 0 else None,
-        ))
+        dataset = _Decoded(task, examples, prepare, on_bad_image)
+        if workers == 0:
+            batches = _in_process_batches(dataset, batch_size)
+        else:
+            batches = iter(torch.utils.data.DataLoader(
+                dataset,
+                batch_size=batch_size,
+                num_workers=workers,
+                collate_fn=_collate,
+                pin_memory=pin,
+                persistent_workers=False,
+                prefetch_factor=4,
+            ))
 
     def to_input(pixels: torch.Tensor) -> torch.Tensor:
         if preprocessing is not None:  # uint8 (frames, H, W, 3): normalise and cast on the device

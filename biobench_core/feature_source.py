@@ -84,14 +84,14 @@ class LazyBackbone:
     def identity(self) -> dict[str, Any]:
         """The built model's exact weights id, transform description (``None``: no stable description) and
         declared preprocessing (``None``: none the loop can use; the callable transform is used)."""
-        from biobench_core.extraction import declared_preprocessing
+        from biobench_core.extraction import DECODE_RULE, declared_preprocessing
 
         if self._identity is None:
             backbone = self.get()
             declared = declared_preprocessing(backbone)
             self._identity = {"weights_id": str(backbone.weights_id),
                               "transform": describe_transform(backbone.make_img_transform()),
-                              "preprocessing": None if declared is None else declared.describe()}
+                              "preprocessing": None if declared is None else f"{declared.describe()}; {DECODE_RULE}"}
         return self._identity
 
 

@@ -20,15 +20,26 @@ decoded at 1/2, 1/4 or 1/8 scale (JPEG's DCT scaling, the largest reduction that
 backbone we know of uses (1024 pixels, e.g. SAM's ViT): a backbone's transform shrinks the image much further
 anyway, so features change only by resampling noise. Smaller JPEGs (every photo of up to 4096 pixels on its
 shorter side, e.g. 24-megapixel 6000 x 4000) and every other format are decoded in full, pixel for pixel as PIL
-decodes them. PIL's decompression-bomb warning (over ``PIL.Image.MAX_IMAGE_PIXELS``) is re-issued naming the
+decodes them. **Decoding for a known geometry.** When the extraction loop knows the backbone's geometry (a declared
+preprocessing, :mod:`biobench_core.preprocessing`), it decodes under :func:`decoding_for`: a JPEG is then
+decoded at the largest reduction that keeps its shorter side at least ``DRAFT_FACTOR`` = 2 times the pixels the
+geometry needs (e.g. a 4000 x 3000 camera-trap photo for a 256-pixel resize is decoded at 1/4 scale, 1000 x
+750, instead of in full): the resize that follows still shrinks it by 2x or more, with antialiasing, so the
+pixels differ from a full decode by resampling noise only, at a fraction of the decoding time. These pixels
+are keyed apart from full decodes (the pixel and feature caches' keys hold the rule). A 500 x 375 photo for a
+256-pixel resize is decoded in full, as is every other format.
+PIL's decompression-bomb warning (over ``PIL.Image.MAX_IMAGE_PIXELS``) is re-issued naming the
 file; past twice that limit PIL refuses the image and the :class:`~biobench_core.tasks.TaskDataError` names the
 file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -36,10 +47,15 @@ from PIL import Image, ImageOps
 
 from biobench_core.tasks import TaskDataError
 
-__all__ = ["load_image", "to_rgb8", "was_scaled", "HighBitDepthWarning", "DRAFT_KEEP_SIDE", "SCALED_KEY"]
+__all__ = ["load_image", "to_rgb8", "was_scaled", "HighBitDepthWarning", "DRAFT_KEEP_SIDE", "DRAFT_FACTOR",
+           "SCALED_KEY", "decoding_for"]
 
 #: A JPEG is decoded at reduced scale only when that keeps its shorter side at least this many pixels.
 DRAFT_KEEP_SIDE = 2048
+#: Under :func:`decoding_for`, at least this many times the pixels the backbone's geometry needs are kept.
+DRAFT_FACTOR = 2
+
+_hint = threading.local()
 
 #: The key in ``image.info`` that marks an image scaled to 8 bits by :func:`to_rgb8`.
 SCALED_KEY = "biobench.scaled_to_8bit"
@@ -122,11 +138,25 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
         raise TaskDataError(f"{path}: cannot decode image: {type(exc).__name__}: {exc}") from exc
 
 
+@contextlib.contextmanager
+def decoding_for(min_side: int) -> Iterator[None]:
+    """While active (in this thread), :func:`load_image` decodes a JPEG at 1/2, 1/4 or 1/8 scale whenever that
+    keeps its shorter side at least ``2 * min_side`` pixels (see the module docstring): the extraction loop
+    says so for a backbone whose declared geometry needs ``min_side`` pixels."""
+    previous = getattr(_hint, "keep_side", None)
+    _hint.keep_side = min(DRAFT_KEEP_SIDE, DRAFT_FACTOR * int(min_side))
+    try:
+        yield
+    finally:
+        _hint.keep_side = previous
+
+
 def _draft(img: Image.Image) -> str | None:
     """Ask a large JPEG to decode at reduced scale (see the module docstring); say at what size, or None."""
-    if img.format not in _JPEG_FORMATS or min(img.size) < 2 * DRAFT_KEEP_SIDE:
+    keep = getattr(_hint, "keep_side", None) or DRAFT_KEEP_SIDE
+    if img.format not in _JPEG_FORMATS or min(img.size) < 2 * keep:
         return None
     full = img.size
-    if img.draft(img.mode, (DRAFT_KEEP_SIDE, DRAFT_KEEP_SIDE)) is None or img.size == full:
+    if img.draft(img.mode, (keep, keep)) is None or img.size == full:
         return None
     return f"{img.size[0]}x{img.size[1]}, 1/{full[0] // img.size[0]} scale"

@@ -249,3 +249,56 @@ def test_a_backbone_without_a_fixed_output_size_keeps_its_callable_transform(tmp
     task = Files(_folder(tmp_path / "img", n=2))
     result = _extract(Declared(Preprocessing.of(32)), task, PixelCache(tmp_path / "pixels", 10**8), batch_size=1)
     assert result.pipeline == "callable transform" and result.pixels == "not declared"
+
+
+def _photo(path: Path, width: int, height: int) -> Path:
+    """A smooth photo-like JPEG (gradients and a disc), where resampling differences stay small."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    disc = ((x - width / 2) ** 2 + (y - height / 2) ** 2 < (height / 3) ** 2) * 80
+    rgb = np.stack([x / width * 200 + disc, y / height * 200, (x + y) / (width + height) * 255 - disc / 2], axis=-1)
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path, quality=92)
+    return path
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_for_a_known_geometry(tmp_path):
+    from biobench_core.images import decoding_for
+    from biobench_core.preprocessing import apply_geometry
+
+    path = _photo(tmp_path / "big.jpg", 2400, 1800)
+    assert load_image(path).size == (2400, 1800)  # no geometry known: decoded in full
+    with decoding_for(256):  # keeps at least 512 px on the shorter side: 1/2 scale, not 1/4 (450 px)
+        reduced = load_image(path)
+    assert reduced.size == (1200, 900)
+    geometry = Preprocessing.of(256, crop=224, interpolation="bicubic").geometry
+    full_pixels = apply_geometry(load_image(path), geometry).astype(np.int16)
+    reduced_pixels = apply_geometry(reduced, geometry).astype(np.int16)
+    # Resampling noise only: within 1 grey level on average, 8 at most, on this smooth photo.
+    assert np.abs(full_pixels - reduced_pixels).mean() <= 1.0
+    assert np.abs(full_pixels - reduced_pixels).max() <= 8
+    small = _photo(tmp_path / "small.jpg", 500, 375)
+    with decoding_for(256):
+        assert load_image(small).size == (500, 375), "a photo with no room to reduce is decoded in full"
+
+
+def test_reduced_scale_decoding_is_keyed_apart_from_full_decoding(tmp_path, monkeypatch):
+    """Pixels are keyed by geometry and decoding rule (not mean/std); the features of the two paths stay close
+    on a large JPEG (within 5% of the features' scale here), and never share a key: the backbone identity the
+    feature key holds names the declared preprocessing and the decoding rule."""
+    from biobench_core import extraction
+    from biobench_core.extraction import pixel_source_key
+
+    before = pixel_source_key("base", BICUBIC.geometry)
+    monkeypatch.setattr(extraction, "DECODE_RULE", "full-decode")
+    assert pixel_source_key("base", BICUBIC.geometry) != before
+    monkeypatch.undo()
+    a = pixel_source_key("base", BICUBIC.geometry)
+    b = pixel_source_key("base", SAME_GEOMETRY.geometry)
+    c = pixel_source_key("base", OTHER_GEOMETRY.geometry)
+    assert a == b != c
+    (tmp_path / "img").mkdir()
+    _photo(tmp_path / "img" / "a.jpg", 2400, 1800)
+    task = Files(tmp_path / "img")
+    declared = _extract(Declared(BICUBIC), task)
+    callable_path = _extract(Declared(BICUBIC), task, use_declared_preprocessing=False)
+    scale = np.abs(callable_path.split.features).max()
+    assert np.abs(declared.split.features - callable_path.split.features).max() <= 0.05 * scale
