@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 DIST ?= dist
 DIST_PROJECTS := . plugins/biobench-timm plugins/biobench-openclip plugins/biobench-tasks examples/biobench-effnet-lite
 
-.PHONY: install demo test bench bench-gpu dist clean
+.PHONY: install slurm-install slurm-start slurm-stop demo test bench bench-gpu dist clean
 
 install: $(STAMP)
 
@@ -34,8 +34,20 @@ demo: install
 	$(VENV)/bin/biobench run --config examples/demo.toml
 	$(VENV)/bin/biobench report --results results/demo
 
-test: install
+# The Slurm tests (tests/slurm) run a real single-node cluster: `slurm-install` apt-installs Slurm, slurmdbd, munge
+# and MariaDB when missing (as root; otherwise it says why and the Slurm tests fail), and the tests' `slurm_cluster`
+# fixture starts it, and stops it at the end if it started it and no other session uses it. See docs/slurm-dev.md.
+test: install slurm-install
 	$(PY) -m pytest -q
+
+slurm-install:
+	bash scripts/slurm/cluster.sh install
+
+slurm-start: slurm-install
+	bash scripts/slurm/cluster.sh start
+
+slurm-stop:
+	bash scripts/slurm/cluster.sh stop
 
 bench: install
 	$(PY) benchmarks/run_all.py
