@@ -242,8 +242,9 @@ def _cached_batches(entry: PixelEntry, batch_size: int, pin: bool) -> Iterator[B
     if entry.skipped or entry.n_scaled:
         yield [], None, [], list(entry.skipped), entry.n_scaled
     for positions, frames, counts in entry.batches(batch_size):
-        pixels = torch.from_numpy(np.array(frames))  # a copy out of the memory map
-        yield positions, (pixels.pin_memory() if pin else pixels), counts, [], 0
+        pixels = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=pin)
+        pixels.numpy()[...] = frames  # one copy out of the memory map (into pinned memory on a GPU)
+        yield positions, pixels, counts, [], 0
 
 
 def extract(
@@ -333,6 +334,21 @@ def extract(
                disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=False)
     start = time.perf_counter()
     try:
+        # One batch in flight: batch k's outputs are checked and copied to the host (both wait for the device)
+        # only after batch k+1's copy, normalisation and forward pass are queued, so a GPU never idles on them.
+        pending: tuple[Any, int, list[int], list[int]] | None = None
+
+        def finish(encoded: Any, n_frames: int, positions: list[int], frame_counts: list[int]) -> None:
+            out = check_encoded(encoded, n_frames, backbone.backbone_id, need_patches=need_patches)
+            feats = out.img_features.float()
+            patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
+            if len(frame_counts) != n_frames:  # video: pool each example's frames (mean or max)
+                feats, patches = pool_frames(feats, patches, frame_counts, task.frame_pooling)
+            feature_chunks.append(feats.cpu().numpy())
+            if patches is not None:
+                patch_chunks.append(patches.cpu().numpy())
+            kept.extend(positions)
+
         with torch.inference_mode():
             for indices, pixels, counts, bad, n_scaled in batches:
                 n_converted += n_scaled
@@ -344,19 +360,15 @@ def extract(
                                counts, bad, n_scaled)
                 if pixels is not None:
                     batch = to_input(pixels)
-                    out = check_encoded(backbone.img_encode(batch), batch.shape[0], backbone.backbone_id,
-                                        need_patches=need_patches)
-                    feats = out.img_features.float()
-                    patches = out.patch_features.float() if need_patches and out.patch_features is not None else None
-                    if len(counts) != batch.shape[0]:  # video: pool each example's frames (mean or max)
-                        feats, patches = pool_frames(feats, patches, counts, task.frame_pooling)
-                    feature_chunks.append(feats.cpu().numpy())
-                    if patches is not None:
-                        patch_chunks.append(patches.cpu().numpy())
-                    kept.extend(indices)
+                    encoded = backbone.img_encode(batch)
+                    if pending is not None:
+                        finish(*pending)
+                    pending = (encoded, batch.shape[0], indices, counts)
                     n_images += batch.shape[0]
                 bar.update(len(indices) + len(bad))
                 bar.set_postfix_str(f"{n_images / max(time.perf_counter() - start, 1e-9):.1f} img/s", refresh=False)
+            if pending is not None:
+                finish(*pending)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     except BaseException:
