@@ -156,6 +156,39 @@ class TorchvisionTransform(Good):
         return transforms.Compose([transforms.Resize((16, 16)), transforms.ToTensor()])
 
 
+class DeclaresItsTransform(Good):
+    # Transform's own steps as data: PIL's default (bicubic) resize to 16 x 16, then pixels / 255.
+
+    def preprocessing(self):
+        from biobench_core.preprocessing import Preprocessing
+
+        return Preprocessing.of((16, 16), interpolation="bicubic", mean=0.0, std=1.0)
+
+
+class DeclaresWrongInterpolation(Good):
+    def preprocessing(self):
+        from biobench_core.preprocessing import Preprocessing
+
+        return Preprocessing.of((16, 16), interpolation="bilinear", mean=0.0, std=1.0)
+
+
+class DeclaresWrongSize(Good):
+    def preprocessing(self):
+        from biobench_core.preprocessing import Preprocessing
+
+        return Preprocessing.of(16, crop=12, interpolation="bicubic", mean=0.0, std=1.0)
+
+
+class PreprocessingRaises(Good):
+    def preprocessing(self):
+        raise KeyError("input_size")
+
+
+class PreprocessingNotData(Good):
+    def preprocessing(self):
+        return {{"resize": 16}}
+
+
 class SocketOnLoad(Good):
     def __init__(self, spec, weights):
         super().__init__(spec, weights)
@@ -193,6 +226,12 @@ BROKEN_BACKBONES = [
     ("RandomTransform", "the transform is random"),
     ("NoReprTransform", "the transform's repr holds a memory address or a lambda"),
     ("ChangingReprTransform", "two make_img_transform() calls give transforms with different reprs"),
+    ("DeclaresWrongInterpolation", "Geometry(resize=(16, 16), crop=None, interpolation='bilinear'), "
+                                   "mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)) differs from make_img_transform() "
+                                   "on image 1 of 10 (80x64 RGB): max abs diff"),
+    ("DeclaresWrongSize", "gives (3, 12, 12) on image 1 of 10 (80x64 RGB), make_img_transform() gives (3, 16, 16)"),
+    ("PreprocessingRaises", "preprocessing() raised KeyError: input_size"),
+    ("PreprocessingNotData", "preprocessing() returned dict, not biobench_core.Preprocessing or None"),
     ("SocketOnLoad", f"opened a network connection to 127.0.0.1:{PORT} during load"),
     ("SocketOnForward", f"opened a network connection to 127.0.0.1:{PORT} during forward"),
     ("NotABackbone", "returned NotABackbone, not a VisionBackbone"),
@@ -217,7 +256,7 @@ def kitbad(fixture_modules, register_plugin):
 
     @hookimpl
     def biobench_backbones():
-        for cls, _ in [("Good", ""), ("TorchvisionTransform", ""), *BROKEN_BACKBONES]:
+        for cls, _ in [("Good", ""), ("TorchvisionTransform", ""), ("DeclaresItsTransform", ""), *BROKEN_BACKBONES]:
             yield BackboneSpec(id=f"kitbad/{cls}", factory=f"kit_fixture_backbones:{cls}", embed_dim=8)
 
     @hookimpl
@@ -259,6 +298,38 @@ def test_torchvision_transforms_have_a_stable_description(kitbad):
     assert report.ok, report.format()
     [check] = [c for c in report.checks if c.name == "transform identity"]
     assert check.status == "ok" and "Resize(size=(16, 16)" in check.message
+
+
+def test_a_contract_1_backbone_without_preprocessing_passes(kitbad):
+    """Contract 1 had no preprocessing(): the base class answers None and the callable transform is used."""
+    from kit_fixture_backbones import Good
+
+    from biobench_core.interfaces import VisionBackbone
+
+    assert Good.preprocessing is VisionBackbone.preprocessing
+    report = check_backbone("kitbad/Good")
+    assert report.ok, report.format()
+    [check] = [c for c in report.checks if c.name == "preprocessing"]
+    assert (check.status, check.message) == ("ok", "no declared preprocessing: the callable transform is used")
+
+
+def test_a_declared_preprocessing_that_matches_the_transform_passes(kitbad):
+    report = check_backbone("kitbad/DeclaresItsTransform")
+    assert report.ok, report.format()
+    [check] = [c for c in report.checks if c.name == "preprocessing"]
+    assert check.status == "ok"
+    assert check.message.startswith("declared Preprocessing(Geometry(resize=(16, 16), crop=None, "
+                                    "interpolation='bicubic'), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)) matches "
+                                    "make_img_transform() on 10 images of different sizes and modes"), check.message
+    assert "atol 1e-05" in check.message
+
+
+def test_a_declared_preprocessing_that_disagrees_fails_in_one_line_saying_what_to_do(kitbad):
+    report = check_backbone("kitbad/DeclaresWrongInterpolation")
+    [problem] = report.problems
+    assert problem.name == "preprocessing" and "\n" not in problem.message
+    assert re.search(r"max abs diff [0-9.e-]+ > atol 1e-05", problem.message), problem.message
+    assert "return None from preprocessing() if the transform cannot be described" in problem.message
 
 
 @pytest.mark.parametrize(("cls", "message"), BROKEN_BACKBONES, ids=[c for c, _ in BROKEN_BACKBONES])
@@ -428,7 +499,7 @@ PLUGINS = {
                              "    yield BackboneSpec(id='kitbadattr/a', factory='kit_fixture_backbones:Nope')\n"),
                 "factory 'kit_fixture_backbones:Nope' (for kitbadattr/a) does not resolve: AttributeError"),
     "old": (_plugin("x", GOOD_HOOKS.format(ns="kitold"), contract=0),
-            "incompatible contract version: BIOBENCH_CONTRACT = 0, this biobench-core speaks 1"),
+            "incompatible contract version: BIOBENCH_CONTRACT = 0, this biobench-core speaks contracts 1 and 2"),
     "netimport": (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {PORT}), timeout=0.2)\n"
                   f"except OSError:\n    pass\n" + _plugin("x", GOOD_HOOKS.format(ns="kitnetimport")),
                   f"opened a network connection to 127.0.0.1:{PORT} while importing"),

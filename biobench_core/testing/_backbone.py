@@ -1,4 +1,5 @@
-"""``check_backbone``: build a backbone on CPU and check one real forward pass through its own transform."""
+"""``check_backbone``: build a backbone on CPU and check one real forward pass through its own transform, and
+that a declared preprocessing (contract 2) computes what that transform computes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ __all__ = ["check_backbone", "make_test_images"]
 #: (width, height) of the generated test images: different sizes and aspect ratios, as real datasets have.
 TEST_IMAGE_SIZES = ((80, 64), (64, 64), (97, 120))
 
+#: The most a declared preprocessing may differ from the callable transform, per normalised pixel. Both run in
+#: float32 on the same 8-bit pixels, so a faithful declaration agrees exactly; 1e-5 leaves room for a transform
+#: that normalises in another order (``(x - mean) / std`` versus ``x / std - mean / std``), and none for a
+#: different resize, crop or interpolation, which move pixels by whole steps of ``1 / (255 * std)``.
+PREPROCESSING_ATOL = 1e-5
+
 
 def make_test_images(n: int = 3, *, seed: int = 0) -> list[Image.Image]:
     """``n`` small RGB PIL images (noise over colour gradients), the same for the same ``seed``."""
@@ -31,6 +38,24 @@ def make_test_images(n: int = 3, *, seed: int = 0) -> list[Image.Image]:
         pixels = np.clip(base + rng.normal(0, 25, size=base.shape), 0, 255).astype(np.uint8)
         images.append(Image.fromarray(pixels, mode="RGB"))
     return images
+
+
+def _preprocessing_images(images: Sequence[Image.Image]) -> list[Image.Image]:
+    """``images`` and the shapes and modes a declared preprocessing gets wrong first: a wide, a tall and a large
+    image (shrinking, where antialiasing shows), one smaller than any crop, grayscale, RGBA and palette."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+
+    def noise(width: int, height: int) -> Image.Image:
+        return Image.fromarray(rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8), mode="RGB")
+
+    gray = Image.fromarray(rng.integers(0, 256, size=(90, 70), dtype=np.uint8), mode="L")
+    rgba = noise(75, 60).convert("RGBA")
+    rgba.putalpha(Image.fromarray(rng.integers(0, 256, size=(60, 75), dtype=np.uint8), mode="L"))
+    palette = noise(66, 50).convert("P", palette=Image.Palette.ADAPTIVE)
+    return [*images, noise(300, 90), noise(70, 260), noise(513, 385), noise(9, 6), gray, rgba, palette]
 
 
 def _names(items: Sequence[str], limit: int = 5) -> str:
@@ -138,6 +163,58 @@ def _check_transform_identity(report: Report, backbone: Any, transform: Any) -> 
     report.ok_("transform identity", f"stable description: {_clip(description)}")
 
 
+def _check_preprocessing(report: Report, backbone: Any, transform: Any, images: Sequence[Image.Image]) -> None:
+    """A declared ``preprocessing()`` must compute what ``make_img_transform()`` computes: the extraction loop
+    uses one or the other, and features must not depend on which."""
+    import torch
+
+    from biobench_core.preprocessing import Preprocessing, apply_geometry, normalise
+
+    try:
+        declared = backbone.preprocessing()
+    except Exception as exc:  # noqa: BLE001
+        report.fail("preprocessing", f"preprocessing() raised {exception_line(exc)}")
+        return
+    if declared is None:
+        report.ok_("preprocessing", "no declared preprocessing: the callable transform is used")
+        return
+    if not isinstance(declared, Preprocessing):
+        report.fail("preprocessing", f"preprocessing() returned {type(declared).__name__}, not "
+                                     f"biobench_core.Preprocessing or None")
+        return
+    samples = _preprocessing_images(images)
+    worst = 0.0
+    for number, img in enumerate(samples, 1):
+        what = f"image {number} of {len(samples)} ({img.width}x{img.height} {img.mode})"
+        try:
+            expected = transform(img)
+            got = normalise(torch.from_numpy(apply_geometry(img, declared.geometry))[None], declared,
+                            torch.float32)[0]
+        except Exception as exc:  # noqa: BLE001
+            report.fail("preprocessing", f"on {what}, the transform or the declared {declared.describe()} raised "
+                                         f"{exception_line(exc)}")
+            return
+        if not isinstance(expected, torch.Tensor) or expected.shape != got.shape:
+            shape = tuple(expected.shape) if isinstance(expected, torch.Tensor) else type(expected).__name__
+            report.fail("preprocessing", f"the declared {declared.describe()} gives {tuple(got.shape)} on {what}, "
+                                         f"make_img_transform() gives {shape}; {_DESCRIBE_OR_NONE}")
+            return
+        diff = _max_diff(expected, got)
+        if not diff <= PREPROCESSING_ATOL:  # NaN fails too
+            report.fail("preprocessing", f"the declared {declared.describe()} differs from make_img_transform() "
+                                         f"on {what}: max abs diff {diff:.3g} > atol {PREPROCESSING_ATOL:g}; "
+                                         f"{_DESCRIBE_OR_NONE}")
+            return
+        worst = max(worst, diff)
+    report.ok_("preprocessing", f"declared {declared.describe()} matches make_img_transform() on {len(samples)} "
+                                f"images of different sizes and modes (max abs diff {worst:.2g}, "
+                                f"atol {PREPROCESSING_ATOL:g})")
+
+
+_DESCRIBE_OR_NONE = ("make preprocessing() describe exactly what the transform does, or return None from "
+                     "preprocessing() if the transform cannot be described as a resize, a centre crop, mean and std")
+
+
 def _clip(text: str | None, limit: int = 80) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -161,10 +238,13 @@ def check_backbone(
     the factory returns a ``VisionBackbone`` in eval mode with no parameter requiring grad and a ``weights_id``;
     ``make_img_transform()`` turns small PIL images of different sizes into equal-shaped float ``(3, H, W)``
     tensors, the same on every call, and has a stable description (a ``repr`` without a memory address or a
-    lambda, the same on every ``make_img_transform()`` call: the feature cache keys on it); ``img_encode`` returns an ``EncodedImgBatch`` whose ``img_features`` is a
-    finite float ``(batch, dim)`` tensor (``dim == spec.embed_dim`` when declared); two passes agree exactly
-    (within 1e-6 relative); encoding images one at a time matches the batch within ``atol + rtol*|x|``; and
-    nothing opens a network connection during load or forward (connections are refused and reported).
+    lambda, the same on every ``make_img_transform()`` call: the feature cache keys on it); a declared
+    ``preprocessing()`` (contract 2) computes what the transform computes, within :data:`PREPROCESSING_ATOL`, on
+    those images and on others of odd sizes and modes (``None``, the contract-1 default, passes);
+    ``img_encode`` returns an ``EncodedImgBatch`` whose ``img_features`` is a finite float ``(batch, dim)``
+    tensor (``dim == spec.embed_dim`` when declared); two passes agree exactly (within 1e-6 relative); encoding
+    images one at a time matches the batch within ``atol + rtol*|x|``; and nothing opens a network connection
+    during load or forward (connections are refused and reported).
     """
     import torch
 
@@ -239,6 +319,7 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
         report.fail("transform", f"make_img_transform() or applying it raised {exception_line(exc)}")
         return
     _check_transform_identity(report, backbone, transform)
+    _check_preprocessing(report, backbone, transform, images)
     shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors]
     if not all(isinstance(t, torch.Tensor) and t.is_floating_point() and t.ndim == 3 and t.shape[0] == 3
                for t in tensors):

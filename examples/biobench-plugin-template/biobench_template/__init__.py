@@ -14,7 +14,7 @@ from biobench_core import BackboneSpec, hookimpl
 __all__ = ["BIOBENCH_CONTRACT", "biobench_backbones"]
 
 #: The plugin-contract version this plugin was written for (see docs/hookspecs.md).
-BIOBENCH_CONTRACT = 1
+BIOBENCH_CONTRACT = 2
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""The template's backbone: a tiny real conv net, its weights and its own image transform.
+"""The template's backbone: a tiny real conv net, its weights, its image transform and that transform as data.
 
 Replace :class:`TinyConvNet` with your architecture and :func:`build_model` with how your weights are read.
 This module may import torch: biobench imports it only when ``template/tiny`` is used.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from jaxtyping import Float
 from PIL import Image
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 
 from biobench_core import BackboneSpec
 from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
+from biobench_core.preprocessing import Preprocessing, apply_geometry, normalise
 from biobench_core.weights import file_weights_id, random_weights_id, read_state_dict
 
 __all__ = ["TemplateBackbone", "TinyConvNet", "ImgTransform", "build_model"]
@@ -45,7 +45,7 @@ class TinyConvNet(nn.Module):
 
 
 class ImgTransform:
-    """PIL image -> normalised float tensor (3, size, size): resize the short side, centre-crop.
+    """PIL image -> normalised float tensor (3, size, size): resize the short side, centre-crop, normalise.
 
     What biobench asks of the object ``make_img_transform()`` returns:
 
@@ -57,29 +57,26 @@ class ImgTransform:
     - **Deterministic**, and every image comes out with the same shape: no random augmentation.
     - **Normalisation is yours**: ``img_encode`` receives exactly what this returns, and the core normalises
       nothing. Apply whatever your weights were trained with (here mean and std 0.5, i.e. pixels in [-1, 1]).
+
+    This transform is a resize, a centre crop and a normalisation, so it is computed from its
+    :class:`~biobench_core.preprocessing.Preprocessing` with biobench's own functions: what
+    :meth:`TemplateBackbone.preprocessing` declares and what this computes cannot drift apart. A transform that
+    is something else (a letterbox, a learned resize) is written by hand and declares no preprocessing.
     """
 
     def __init__(self, size: int, mean: tuple[float, ...] = (0.5, 0.5, 0.5), std: tuple[float, ...] = (0.5, 0.5, 0.5)):
         self.size = size
-        self.mean_values = tuple(float(m) for m in mean)
-        self.std_values = tuple(float(s) for s in std)
-        self.mean = torch.tensor(self.mean_values).view(3, 1, 1)
-        self.std = torch.tensor(self.std_values).view(3, 1, 1)
+        self.preprocessing = Preprocessing.of(size, crop=size, interpolation="bicubic", mean=mean, std=std)
 
     def __repr__(self) -> str:
         # The class and every parameter, in full precision: two transforms that differ must differ here.
         # (What the code does is covered separately: the core fingerprints your plugin's files.)
-        return f"{type(self).__name__}(size={self.size}, mean={self.mean_values!r}, std={self.std_values!r})"
+        prep = self.preprocessing
+        return f"{type(self).__name__}(size={self.size}, mean={prep.mean!r}, std={prep.std!r})"
 
     def __call__(self, img: Image.Image) -> Float[Tensor, "3 size size"]:
-        img = img.convert("RGB")
-        scale = self.size / min(img.size)
-        width, height = max(self.size, round(img.width * scale)), max(self.size, round(img.height * scale))
-        img = img.resize((width, height), Image.Resampling.BICUBIC)
-        left, top = (width - self.size) // 2, (height - self.size) // 2
-        img = img.crop((left, top, left + self.size, top + self.size))
-        pixels = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255.0
-        return (pixels - self.mean) / self.std
+        pixels = torch.from_numpy(apply_geometry(img, self.preprocessing.geometry))  # (size, size, 3) uint8
+        return normalise(pixels[None], self.preprocessing, torch.float32)[0]
 
 
 def build_model(width: int, weights: str | None) -> tuple[TinyConvNet, str]:
@@ -128,3 +125,10 @@ class TemplateBackbone(VisionBackbone):
     def make_img_transform(self) -> Any:
         """A fresh transform per call; picklable, with a stable ``repr`` (see :class:`ImgTransform`)."""
         return ImgTransform(self.spec.input_size or 64)
+
+    def preprocessing(self) -> Preprocessing | None:
+        """The transform as data (contract 2): biobench then resizes in its data-loader workers to 8-bit pixels,
+        shares them with other backbones of the same geometry, and normalises on the GPU. Return ``None`` when
+        your transform is not a resize, a centre crop and a normalisation; ``check_backbone`` checks the two agree.
+        """
+        return self.make_img_transform().preprocessing

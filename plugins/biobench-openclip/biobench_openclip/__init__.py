@@ -25,7 +25,7 @@ from biobench_core import BackboneSpec, hookimpl
 __all__ = ["BIOBENCH_CONTRACT", "NAMESPACE", "FACTORY", "HF_HUB_PREFIX", "catalogue", "arch_spec",
            "pretrained_spec", "hub_spec", "biobench_backbones", "biobench_resolve_backbone"]
 
-BIOBENCH_CONTRACT = 1
+BIOBENCH_CONTRACT = 2
 NAMESPACE = "openclip"
 FACTORY = "biobench_openclip.backbone:OpenClipBackbone"
 HF_HUB_PREFIX = "hf-hub:"

@@ -21,6 +21,10 @@ after open_clip loads pretrained weights.
 ``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<arch>:<tag>`` or
 ``pretrained:hf-hub:<org>/<repo>``, each with ``@<commit>`` when the weights came from a Hugging Face Hub
 revision the local cache knows; ``random:seed=<seed>``; ``sha256:<file content hash>``.
+
+Preprocessing (contract 2): ``make_img_transform`` is open_clip's own eval transform for the model's preprocess
+config; ``preprocessing`` declares the same as data (:func:`preprocessing_from_cfg`) for the ``shortest`` (square)
+and ``squash`` resize modes, and nothing for the letterbox of ``longest``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from torch import Tensor
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
 from biobench_core import weights as core_weights
 from biobench_core.errors import one_line
+from biobench_core.preprocessing import Geometry, Preprocessing
 from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
                                    random_weights_id)
 from biobench_openclip import HF_HUB_PREFIX
 
-__all__ = ["OpenClipBackbone", "WeightsError", "WeightsNotAvailableError"]
+__all__ = ["OpenClipBackbone", "WeightsError", "WeightsNotAvailableError", "preprocessing_from_cfg"]
 
 _OFFLINE_HINT = "pass a local file via --weights FILE / weights=FILE"
 
@@ -337,8 +342,46 @@ class OpenClipBackbone(VisionBackbone):
 
         return _ToRGB(image_transform_v2(PreprocessCfg(**self.preprocess_cfg), is_train=False))
 
+    def preprocessing(self) -> Preprocessing | None:
+        """The same eval transform as data, or ``None`` where it is not one (see :func:`preprocessing_from_cfg`)."""
+        return preprocessing_from_cfg(self.preprocess_cfg)
+
     def extra_repr(self) -> str:
         return f"backbone_id={self.backbone_id!r}, weights_id={self.weights_id!r}"
+
+
+def preprocessing_from_cfg(cfg: dict[str, Any]) -> Preprocessing | None:
+    """What open_clip's eval ``image_transform_v2(PreprocessCfg(**cfg))`` computes, as a :class:`Preprocessing`.
+
+    It mirrors ``open_clip.transform.image_transform``: interpolation ``bilinear``, or ``bicubic`` for anything
+    else (``random`` included, as open_clip falls back at inference); resize mode ``shortest`` (the default)
+    with a square size resizes the shorter side to it and centre-crops a square; ``squash`` resizes to exactly
+    the size, without a crop. ``None`` (the callable transform stays in use) for ``longest`` (a letterbox:
+    resize the longer side, pad with ``fill_color``) and for ``shortest`` with a non-square size (open_clip's
+    ``ResizeKeepRatio``).
+    """
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    size = cfg.get("size", 224)
+    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    interpolation = "bilinear" if cfg.get("interpolation") == "bilinear" else "bicubic"
+    mean = _per_channel(cfg.get("mean") or OPENAI_DATASET_MEAN)
+    std = _per_channel(cfg.get("std") or OPENAI_DATASET_STD)
+    resize_mode = cfg.get("resize_mode") or "shortest"
+    if resize_mode == "squash":
+        geometry = Geometry((height, width), None, interpolation)
+    elif resize_mode == "shortest" and height == width:
+        geometry = Geometry(height, (height, width), interpolation)
+    else:
+        return None
+    return Preprocessing(geometry, mean, std)
+
+
+def _per_channel(values: Any) -> Any:
+    """One number, or a sequence of one, broadcast to the three channels as ``Normalize`` does."""
+    if isinstance(values, (tuple, list)) and len(values) == 1:
+        return tuple(values) * 3
+    return values
 
 
 def _timm_patches(trunk: torch.nn.Module, feats: Tensor) -> Tensor | None:

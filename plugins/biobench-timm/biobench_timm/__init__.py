@@ -15,7 +15,7 @@ from biobench_timm.catalogue import pretrained_specs, spec_for
 
 __version__ = "0.1.0"
 
-BIOBENCH_CONTRACT = 1
+BIOBENCH_CONTRACT = 2
 
 
 @hookimpl

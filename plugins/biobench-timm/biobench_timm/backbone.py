@@ -11,17 +11,22 @@ Features (DESIGN.md, section 4):
   average of the map, ``patch_features`` the map flattened to ``(batch, H*W, C)``.
 
 ``weights``: ``None`` (the tag's pretrained weights, fetched by timm from its hub), ``"random"`` or
-``"random:<seed>"`` (or ``"random:seed=<seed>"``, the weights id's own form), ``"hf-hub:<org>/<repo>"``, or a local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin`` /
-``.ckpt`` file holding a state dict (read by :func:`biobench_core.weights.read_state_dict`, with
-``weights_only=True``: never unpickled freely).
+``"random:<seed>"`` (or ``"random:seed=<seed>"``, the weights id's own form), ``"hf-hub:<org>/<repo>"``, or a
+local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` file holding a state dict (read by
+:func:`biobench_core.weights.read_state_dict`, with ``weights_only=True``: never unpickled freely).
 
 ``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<timm name>`` (with
 ``@<commit>`` when the weights came from a Hugging Face Hub revision the local cache knows),
 ``pretrained:hf-hub:<org>/<repo>[@<commit>]``, ``random:seed=<seed>`` and ``sha256:<file content hash>``.
+
+Preprocessing (contract 2): ``make_img_transform`` is timm's own eval transform for the model's pretrained
+config; ``preprocessing`` declares the same as data (:func:`preprocessing_from_config`) wherever it is a resize,
+a centre crop and a normalisation, which covers timm's ``center`` and ``squash`` crop modes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -31,19 +36,20 @@ from urllib.parse import urlparse
 
 import timm
 import torch
-from timm.data import create_transform, resolve_model_data_config
 from jaxtyping import Float
+from timm.data import DEFAULT_CROP_PCT, create_transform, resolve_model_data_config
 from torch import Tensor
 
 from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
 from biobench_core import weights as core_weights
 from biobench_core.errors import one_line
+from biobench_core.preprocessing import INTERPOLATIONS, Geometry, Preprocessing
 from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
                                    random_weights_id)
 from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
                                   WeightsUnavailableError)
 
-__all__ = ["TimmBackbone", "DEFAULT_SEED"]
+__all__ = ["TimmBackbone", "DEFAULT_SEED", "preprocessing_from_config"]
 
 DEFAULT_SEED = 0
 _FETCH_ERROR_MODULES = {"huggingface_hub", "httpx", "httpx2", "requests", "urllib3", "urllib", "http", "socket"}
@@ -99,6 +105,56 @@ class TimmBackbone(VisionBackbone):
         """timm's eval transform for this model's pretrained config (resize, centre crop, normalise)."""
         config = resolve_model_data_config(self.model)
         return _ToRGBThen(create_transform(**config, is_training=False))
+
+    def preprocessing(self) -> Preprocessing | None:
+        """The same eval transform as data, or ``None`` where it is not one (see :func:`preprocessing_from_config`)."""
+        return preprocessing_from_config(resolve_model_data_config(self.model))
+
+
+#: The keys of timm's resolved data config that :func:`preprocessing_from_config` understands.
+_DATA_CONFIG_KEYS = frozenset({"input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode"})
+
+
+def preprocessing_from_config(config: Mapping[str, Any]) -> Preprocessing | None:
+    """What ``create_transform(**config, is_training=False)`` computes on a PIL image, as a :class:`Preprocessing`.
+
+    It mirrors timm's ``transforms_imagenet_eval``: the scale size is ``floor(side / crop_pct)`` (``crop_pct``
+    0.875 when unset); crop mode ``center`` (or unset) with a square input resizes the shorter side to it and
+    centre-crops the input size; ``squash`` resizes both sides to it, ignoring the aspect ratio, and centre-crops.
+    ``None`` (the callable transform stays in use) for what is no plain resize and crop: crop mode ``border``
+    (the longer side resized, padded with the mean colour), a non-square input in ``center`` mode (timm's
+    ``ResizeKeepRatio``), an interpolation PIL has no one filter for (``random``), an input that is not 3
+    channels, a mean or std that is neither 1 nor 3 values, and any config key this mapping does not know.
+    """
+    if set(config) - _DATA_CONFIG_KEYS:
+        return None
+    input_size = config.get("input_size", 224)
+    size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (3, input_size, input_size)
+    if len(size) != 3 or size[0] != 3:
+        return None
+    height, width = int(size[1]), int(size[2])
+    mean, std = _three(config.get("mean")), _three(config.get("std"))
+    interpolation = config.get("interpolation", "bilinear")
+    if mean is None or std is None or interpolation not in INTERPOLATIONS:
+        return None
+    crop_pct = config.get("crop_pct") or DEFAULT_CROP_PCT
+    scale = (math.floor(height / crop_pct), math.floor(width / crop_pct))
+    crop_mode = config.get("crop_mode")
+    if crop_mode == "squash":
+        resize: int | tuple[int, int] = scale
+    elif crop_mode in (None, "center") and scale[0] == scale[1]:
+        resize = scale[0]
+    else:
+        return None
+    return Preprocessing(Geometry(resize, (height, width), interpolation), mean, std)
+
+
+def _three(values: Any) -> tuple[float, float, float] | None:
+    """A per-channel mean or std as three numbers; one number is broadcast, as ``Normalize`` does."""
+    values = tuple(values) if isinstance(values, (tuple, list)) else ()
+    if len(values) == 1:
+        values = values * 3
+    return (float(values[0]), float(values[1]), float(values[2])) if len(values) == 3 else None
 
 
 def _prefix_tokens(model: torch.nn.Module) -> tuple[int, bool]:
