@@ -91,7 +91,8 @@ class LazyBackbone:
             declared = declared_preprocessing(backbone)
             self._identity = {"weights_id": str(backbone.weights_id),
                               "transform": describe_transform(backbone.make_img_transform()),
-                              "preprocessing": None if declared is None else f"{declared.describe()}; {DECODE_RULE}"}
+                              "preprocessing": (None if declared is None
+                                                else f"{declared.describe()}; {DECODE_RULE}")}
         return self._identity
 
 
@@ -107,8 +108,8 @@ def feature_key_for(backbone: LazyBackbone, identity: dict[str, Any], task: Task
                     manifest: str) -> str:
     """``code``: the task's plugin and the core's extraction code (:func:`experiment_features` computes it once)."""
     return feature_key(backbone=backbone.spec.id, weights=identity["weights_id"], transform=identity["transform"],
-                       preprocessing=identity.get("preprocessing"), dtype=backbone.dtype, patches=task.needs_patches, manifest=manifest, backbone_code=backbone.code,
-                       task_code=code["task"], core=code["core"])
+                       preprocessing=identity.get("preprocessing"), dtype=backbone.dtype, patches=task.needs_patches,
+                       manifest=manifest, backbone_code=backbone.code, task_code=code["task"], core=code["core"])
 
 
 def _check_width(spec: BackboneSpec, split: str, features: SplitFeatures) -> None:
