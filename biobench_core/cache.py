@@ -59,9 +59,9 @@ def pixel_budget_gb_from_env() -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB (0 turns the pixel cache off)") from None
-    if value < 0 or value != value:
-        raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB >= 0")
+        value = float("nan")
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB >= 0 (0 turns the pixel cache off)")
     return value
 
 
