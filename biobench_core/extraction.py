@@ -148,17 +148,18 @@ class _Decoded(torch.utils.data.Dataset):
         return index, pixels, None, scaled
 
 
-def _in_process_batches(dataset: _Decoded, batch_size: int) -> Iterator[Batch]:
+def _in_process_batches(dataset: _Decoded, batch_size: int, pin: bool) -> Iterator[Batch]:
     """``workers=0``: decode batch by batch in this process, with one torch thread while decoding (per-image
     tensor ops are tiny; threads only add overhead), then back to all of them for the forward pass."""
     for start in range(0, len(dataset), batch_size):
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            indices, pixels, counts, bad, n_scaled = _collate(
+                [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
         finally:
             torch.set_num_threads(threads)
-        yield _collate(items)
+        yield indices, (pixels.pin_memory() if pin and pixels is not None else pixels), counts, bad, n_scaled
 
 
 #: One batch on its way to the backbone: positions of its examples, their frames (float from a callable
@@ -306,7 +307,7 @@ def extract(
         prepare = backbone.make_img_transform() if preprocessing is None else _ToPixels(preprocessing.geometry)
         dataset = _Decoded(task, examples, prepare, on_bad_image)
         if workers == 0:
-            batches = _in_process_batches(dataset, batch_size)
+            batches = _in_process_batches(dataset, batch_size, pin)
         else:
             batches = iter(torch.utils.data.DataLoader(
                 dataset,
