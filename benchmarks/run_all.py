@@ -19,6 +19,7 @@ import bench_core  # noqa: E402
 import bench_identity  # noqa: E402
 import bench_leaderboard  # noqa: E402
 import bench_probes  # noqa: E402
+import bench_scaleout  # noqa: E402
 import bench_task_indexing  # noqa: E402
 
 
@@ -52,6 +53,8 @@ def main() -> int:
     print(bench_leaderboard.to_markdown(board), flush=True)
     indexing = bench_task_indexing.run(quick=args.quick)
     print(bench_task_indexing.to_markdown(indexing), flush=True)
+    scaleout = bench_scaleout.run(quick=args.quick)
+    print(bench_scaleout.to_markdown(scaleout), flush=True)
     text = (
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
@@ -64,12 +67,14 @@ def main() -> int:
         + bench_leaderboard.to_markdown(board) + "\n\n"
         "## Task indexing\n\n`python benchmarks/bench_task_indexing.py` (what is measured: its docstring).\n\n"
         + bench_task_indexing.to_markdown(indexing) + "\n\n"
+        "## Scale-out\n\n`python benchmarks/bench_scaleout.py` (what is measured: its docstring).\n\n"
+        + bench_scaleout.to_markdown(scaleout) + "\n\n"
         "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
         "a CUDA GPU and skips cleanly without one; the last measurement on an H200 is in RESULTS-gpu.md.\n"
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in core + board if not r["ok"]] + [
+    missed = [r["figure"] for r in core + board + scaleout if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The ``biobench`` command line: list backbones, tasks and plugins; run; report.
+"""The ``biobench`` command line: list backbones, tasks and plugins; run, plan, status, merge; report.
 
 Each subcommand's work lives in its own module; this file only parses arguments and turns known errors into
 one-line messages (exit 1 for failures, 2 for bad usage). Listing never imports torch.
@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -200,13 +201,108 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers, limit=args.limit, force=args.force, use_cache=not args.no_cache,
         on_bad_image=args.on_bad_image, settings=_pairs(args.set, "--set"), progress=not args.quiet,
     )
+    executor = _executor_choice(args, config.executor)
+    if args.dry_run:
+        return _print_plan(backbones, requests, options, executor)
     if args.limit is not None:
         print(f"smoke mode: --limit {args.limit} examples per split; results are marked not comparable",
               file=sys.stderr)
+    if executor is not None:
+        from biobench_core.launcher import launch
+
+        launched = launch(backbones, requests, options, executor)
+        print(f"{launched.done} done, {launched.failed} failed, {launched.left} left, by {launched.workers} "
+              f"{executor.kind} worker(s); results in {Path(args.results) / 'biobench.sqlite'}", file=sys.stderr)
+        return EXIT_FAILURE if launched.failed or launched.left else 0
     summary = run_matrix(backbones, requests, options)
-    print(f"{len(summary.done)} done, {len(summary.skipped)} skipped, {len(summary.failed)} failed; "
+    busy = getattr(summary, "busy", [])  # claimed by another run: left to it
+    busy = f", {len(busy)} busy (claimed by another run)" if busy else ""
+    print(f"{len(summary.done)} done, {len(summary.skipped)} skipped, {len(summary.failed)} failed{busy}; "
           f"results in {Path(args.results) / 'biobench.sqlite'}", file=sys.stderr)
     return EXIT_FAILURE if summary.failed else 0
+
+
+def _executor_choice(args: argparse.Namespace, table: Any) -> Any:
+    """The config's ``[executor]`` with ``--executor``, ``--devices`` and ``--jobs`` over it; ``None``: neither."""
+    from biobench_core.config import ExecutorConfig
+
+    if table is None and not (args.executor or args.devices or args.jobs):
+        return None
+    changes: dict[str, Any] = {}
+    if args.devices:
+        try:
+            changes["devices"] = tuple(int(d) for d in args.devices.split(","))
+        except ValueError:
+            raise UsageError(f"--devices expects GPU indices such as 0,1, got {args.devices!r}") from None
+        changes["kind"] = "local"
+    if args.executor:
+        changes["kind"] = args.executor
+    if args.jobs:
+        changes["jobs"] = args.jobs
+    return dataclasses.replace(table or ExecutorConfig(), **changes)
+
+
+def _print_plan(backbones: list[tuple[str, str | None]], requests: list[Any], options: Any, executor: Any) -> int:
+    """``biobench plan``: what is done, claimed, failed and left, and what is left costs; nothing runs."""
+    from biobench_core.matrix import estimate, format_plan, survey
+    from biobench_core.runner import plan_cells
+    from biobench_core.store import DB_NAME, ResultsStore
+
+    cells = plan_cells(backbones, requests, options)
+    max_attempts = executor.max_attempts if executor is not None else None
+    if (options.results_dir / DB_NAME).exists():
+        with ResultsStore(options.results_dir, readonly=True) as store:
+            found = survey(store, cells, options, max_attempts)
+            cost = estimate(store, found.left)
+    else:
+        found, cost = survey(None, cells, options), estimate(None, cells)
+    print(format_plan(found, cost, max_attempts))
+    where = f"the {executor.kind} executor" if executor is not None else "this process"
+    print(f"dry run: nothing was run or claimed; 'biobench run' without --dry-run runs what is left in {where}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """``biobench status``: running, failed and done experiments (and those left, given the config)."""
+    from biobench_core.claims import claims, failures, is_live
+    from biobench_core.matrix import format_duration
+    from biobench_core.store import ResultsStore
+
+    if args.config:
+        run_args = build_parser(COMMANDS).parse_args(
+            ["plan", "--config", args.config, *(["--results", args.results] if args.results else [])])
+        return cmd_run(run_args)
+    with ResultsStore(args.results or RUN_DEFAULTS["results"], readonly=True) as store:
+        n_done = store.db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+        now = time.time()
+        running = [row for row in claims(store) if is_live(row, now)]
+        failed = failures(store)
+    print(f"{len(running)} running, {len(failed)} failed, {n_done} done in {store.path}")
+    for row in running:
+        print(f"  running  {_key_name(row.key)}: {row.holder()}, for {format_duration(now - row.started)}, "
+              f"heartbeat {format_duration(now - row.heartbeat)} ago")
+    for row in failed:
+        print(f"  failed   {_key_name(row.key)}: {row.attempts} attempt(s), last on {row.host}"
+              f"{f' (Slurm job {row.job})' if row.job else ''}: {row.error}")
+        if args.traceback:
+            print("    " + row.traceback.rstrip().replace("\n", "\n    "))
+    return 0
+
+
+def _key_name(key: Any) -> str:
+    return f"{key.backbone} [{key.weights}] on {key.task} ({key.settings})"
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """``biobench merge``: the per-job stores of ``store = "files"`` left under ``<results>/jobs/``, merged."""
+    from biobench_core.launcher import JOBS_DIR, merge_jobs
+    from biobench_core.store import ResultsStore
+
+    with ResultsStore(args.results, wal=False) as store:
+        merged = merge_jobs(store, lambda line: print(line, file=sys.stderr))
+    print(f"merged {merged} result(s) from {Path(args.results) / JOBS_DIR} into {store.path}", file=sys.stderr)
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -254,6 +350,47 @@ def _kit():  # noqa: ANN202 - a module
     return plugin_kit
 
 
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``run`` and ``plan``."""
+    p.add_argument("--config", metavar="FILE", help="a TOML file with [[backbone]], [[task]] and run options "
+                                                    "(see examples/demo.toml); flags add to it, and a flag given "
+                                                    "here always wins over the same option in the file")
+    p.add_argument("--backbone", action="append", default=[], metavar="ID",
+                   help="backbone id or unambiguous short name; repeat for a matrix")
+    p.add_argument("--weights", action="append", default=[], metavar="W",
+                   help="'pretrained' (default), 'random', a local file, or what the plugin documents; "
+                        "one for all backbones or one per --backbone, in order")
+    p.add_argument("--task", action="append", default=[], metavar="ID", help="task id or short name; repeatable")
+    p.add_argument("--data", action="append", default=[], metavar="TASK=DIR", help="data folder of a task")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="task setting for every task, e.g. probe=simpleshot or subset=2000; every task must "
+                        "accept it (a typo or a bad value is refused before any work)")
+    p.add_argument("--results", metavar="DIR", help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
+    p.add_argument("--device", choices=RUN_CHOICES["device"],
+                   help=f"where the backbone and the probes run (default: {RUN_DEFAULTS['device']})")
+    p.add_argument("--dtype", choices=RUN_CHOICES["dtype"],
+                   help=f"weights and inputs dtype (default: {RUN_DEFAULTS['dtype']}; bf16 roughly doubles ViT "
+                        f"throughput on CPU)")
+    p.add_argument("--batch-size", type=_at_least(RUN_MINIMUM["batch_size"]), metavar="N",
+                   help=f"images per forward pass (default: {RUN_DEFAULTS['batch_size']})")
+    p.add_argument("--workers", type=_at_least(RUN_MINIMUM["workers"]), metavar="N",
+                   help=f"DataLoader decoding processes; 0 decodes in this process "
+                        f"(default: {RUN_DEFAULTS['workers']})")
+    p.add_argument("--limit", type=_at_least(RUN_MINIMUM["limit"]), metavar="N",
+                   help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
+    p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+    p.add_argument("--on-bad-image", choices=RUN_CHOICES["on_bad_image"],
+                   help="an undecodable image is skipped with a warning and counted (default), or fails the run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--executor", choices=("inprocess", "local", "slurm"),
+                   help="run the matrix through workers: in this process, local processes, or Slurm jobs "
+                        "(default: the config's [executor] kind; without one, in this process as before)")
+    p.add_argument("--devices", metavar="0,1,...", help="local executor: one worker process per GPU index")
+    p.add_argument("--jobs", type=_at_least(1), metavar="N",
+                   help="how many workers run at once (local processes or Slurm array tasks)")
+
+
 def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="biobench",
@@ -289,39 +426,34 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
 
     p = sub.add_parser("run", help="extract features, fit probes, store results",
                        description="Run every --backbone on every --task. Finished experiments are skipped "
-                                   "(--force redoes them); features are cached by content.")
-    p.add_argument("--config", metavar="FILE", help="a TOML file with [[backbone]], [[task]] and run options "
-                                                    "(see examples/demo.toml); flags add to it, and a flag given "
-                                                    "here always wins over the same option in the file")
-    p.add_argument("--backbone", action="append", default=[], metavar="ID",
-                   help="backbone id or unambiguous short name; repeat for a matrix")
-    p.add_argument("--weights", action="append", default=[], metavar="W",
-                   help="'pretrained' (default), 'random', a local file, or what the plugin documents; "
-                        "one for all backbones or one per --backbone, in order")
-    p.add_argument("--task", action="append", default=[], metavar="ID", help="task id or short name; repeatable")
-    p.add_argument("--data", action="append", default=[], metavar="TASK=DIR", help="data folder of a task")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="task setting for every task, e.g. probe=simpleshot or subset=2000; every task must "
-                        "accept it (a typo or a bad value is refused before any work)")
-    p.add_argument("--results", metavar="DIR", help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
-    p.add_argument("--device", choices=RUN_CHOICES["device"],
-                   help=f"where the backbone and the probes run (default: {RUN_DEFAULTS['device']})")
-    p.add_argument("--dtype", choices=RUN_CHOICES["dtype"],
-                   help=f"weights and inputs dtype (default: {RUN_DEFAULTS['dtype']}; bf16 roughly doubles ViT "
-                        f"throughput on CPU)")
-    p.add_argument("--batch-size", type=_at_least(RUN_MINIMUM["batch_size"]), metavar="N",
-                   help=f"images per forward pass (default: {RUN_DEFAULTS['batch_size']})")
-    p.add_argument("--workers", type=_at_least(RUN_MINIMUM["workers"]), metavar="N",
-                   help=f"DataLoader decoding processes; 0 decodes in this process "
-                        f"(default: {RUN_DEFAULTS['workers']})")
-    p.add_argument("--limit", type=_at_least(RUN_MINIMUM["limit"]), metavar="N",
-                   help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
-    p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
-    p.add_argument("--on-bad-image", choices=RUN_CHOICES["on_bad_image"],
-                   help="an undecodable image is skipped with a warning and counted (default), or fails the run")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+                                   "(--force redoes them); features are cached by content. With an [executor] "
+                                   "table or --executor, workers (local processes or Slurm jobs) run the matrix; "
+                                   "see docs/scaleout.md.")
+    _add_run_arguments(p)
+    p.add_argument("--dry-run", action="store_true", help="print what is done, claimed, failed and left, with an "
+                                                           "estimate of what is left costs; run nothing")
     p.set_defaults(func=commands["run"])
+
+    p = sub.add_parser("plan", help="what a run would do: done, claimed, failed and left experiments, and the "
+                                    "cost of what is left (run --dry-run)",
+                       description="Print the matrix's experiments by state and estimate what is left from the "
+                                   "images/s recorded by earlier runs of the same backbones. Runs nothing.")
+    _add_run_arguments(p)
+    p.set_defaults(func=commands["run"], dry_run=True)
+
+    p = sub.add_parser("status", help="running, failed and done experiments in a results store",
+                       description="Running (claimed by a live worker), failed (with attempts, host and error) "
+                                   "and done experiments; with --config also those left.")
+    p.add_argument("--results", metavar="DIR", help=f"results folder (default: the config's, else "
+                                                    f"./{RUN_DEFAULTS['results']})")
+    p.add_argument("--config", metavar="FILE", help="the run's config: also show what is left")
+    p.add_argument("--traceback", action="store_true", help="print each failure's traceback")
+    p.set_defaults(func=commands["status"])
+
+    p = sub.add_parser("merge", help='merge the per-job result files of [executor] store = "files" into the store')
+    p.add_argument("--results", default=RUN_DEFAULTS["results"], metavar="DIR",
+                   help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
+    p.set_defaults(func=commands["merge"])
 
     p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Wilson for accuracy, paired bootstrap otherwise) and Holm-corrected ties with the best")
     p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
@@ -364,6 +496,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tasks": lambda args: _list(args, "task"),
     "plugins": cmd_plugins,
     "run": cmd_run,
+    "status": cmd_status,
+    "merge": cmd_merge,
     "validate": lambda args: _kit().validate_main(args.name, args.json),
     "install": lambda args: _kit().install_main(args.name, args.pip_args),
     "report": cmd_report,

@@ -14,6 +14,23 @@ Example (``examples/demo.toml``)::
     data = "/data/silhouettes"      # only for tasks that need a folder
     settings = { subset = "2000" }  # task settings, like --set
 
+A list expands to every combination (a Cartesian product): ``weights = ["pretrained", "random"]`` is two
+backbones, ``settings = { n_train = [10, 100], seed = [0, 1] }`` four tasks. An ``[executor]`` table says where the
+matrix runs (see :class:`ExecutorConfig` and docs/scaleout.md)::
+
+    [executor]
+    kind = "slurm"             # inprocess (default), local (worker processes), slurm (through submitit)
+    jobs = 8                   # workers: local processes or Slurm array tasks
+    partition = "gpu"
+    account = "mylab"
+    qos = "normal"
+    time = "04:00:00"          # or minutes, e.g. 240
+    gpus_per_node = 1
+    cpus_per_task = 8
+    mem = "32G"
+    array_parallelism = 4
+    sbatch = { constraint = "a100" }   # any further sbatch option
+
 Top-level keys are the ``run`` options (``results``, ``device``, ``dtype``, ``batch_size``, ``workers``,
 ``limit``, ``on_bad_image``), checked like their flags; a flag given on the command line always wins over them,
 even when it equals its default. A task's ``settings`` must be ones the task declares (see
@@ -30,6 +47,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
+import math
 import re
 import sys
 from collections.abc import Collection
@@ -41,8 +60,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunConfig", "TaskRequest", "load_config", "ConfigError", "OPTION_DEFAULTS", "OPTION_CHOICES",
-           "OPTION_MINIMUM"]
+__all__ = ["RunConfig", "TaskRequest", "ExecutorConfig", "load_config", "ConfigError", "OPTION_DEFAULTS",
+           "OPTION_CHOICES", "OPTION_MINIMUM", "EXECUTOR_KINDS", "parse_minutes"]
 
 #: The run options a config file may set at its top, with the defaults that apply when neither the command line
 #: nor the file gives them, the choices of those that take a word and the minimum of those that take a count.
@@ -55,6 +74,86 @@ OPTION_KEYS = frozenset(OPTION_DEFAULTS)
 
 #: The keys of one ``[[backbone]]`` and one ``[[task]]`` entry; ``id`` is required.
 ENTRY_KEYS = {"backbone": ("id", "weights"), "task": ("id", "data", "settings")}
+#: The tables a config file may have besides the run options.
+TABLES = ("backbone", "task", "executor")
+EXECUTOR_KINDS = ("inprocess", "local", "slurm")
+STORE_MODES = ("sqlite", "files")
+
+
+def parse_minutes(value: int | str) -> int | None:
+    """Slurm's time limit as minutes: ``90``, ``"90"``, ``"1:30:00"``, ``"2-00:00:00"``; ``None`` if not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 1 else None
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", value.strip()) if isinstance(value, str) else None
+    if not match:
+        return None
+    days, first, second, third = match.groups()
+    if days is None and second is None:  # "MM"
+        minutes = float(first)
+    elif third is None and days is None:  # "MM:SS"
+        minutes = int(first) + int(second) / 60
+    else:  # "[D-]HH[:MM[:SS]]"
+        minutes = int(days or 0) * 1440 + int(first) * 60 + int(second or 0) + int(third or 0) / 60
+    return math.ceil(minutes) if minutes > 0 else None
+
+
+def _field(default: Any, expected: str, check: Any, **kwargs: Any) -> Any:
+    """A checked field of :class:`ExecutorConfig`: ``check(value)`` is true for a good TOML value."""
+    factory = kwargs.pop("factory", None)
+    metadata = {"expected": expected, "check": check}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _is_int(minimum: int) -> Any:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float))
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorConfig:
+    """The ``[executor]`` table: where and how the matrix runs. Each field's TOML type is checked on loading."""
+
+    kind: str = _field("inprocess", f"one of {', '.join(EXECUTOR_KINDS)}", lambda v: v in EXECUTOR_KINDS)
+    jobs: int | None = _field(None, "an integer >= 1 (the number of workers)", _is_int(1))
+    devices: tuple[int, ...] = _field((), "an array of GPU indices, e.g. [0, 1]",
+                                      lambda v: isinstance(v, list) and bool(v) and all(_is_int(0)(d) for d in v))
+    store: str = _field("sqlite", f"one of {', '.join(STORE_MODES)}", lambda v: v in STORE_MODES)
+    max_attempts: int = _field(3, "an integer >= 1", _is_int(1))
+    claim_timeout: int = _field(60, "an integer >= 2 (seconds)", _is_int(2))
+    partition: str | None = _field(None, "a string", _is_str)
+    account: str | None = _field(None, "a string", _is_str)
+    qos: str | None = _field(None, "a string", _is_str)
+    time: int | str = _field(60, 'minutes (an integer >= 1) or a Slurm time such as "04:00:00" or "1-00:00:00"',
+                       lambda v: parse_minutes(v) is not None)
+    gpus_per_node: int | None = _field(None, "an integer >= 0", _is_int(0))
+    cpus_per_task: int | None = _field(None, "an integer >= 1", _is_int(1))
+    mem: str | None = _field(None, 'a Slurm memory size such as "32G" or "4000M"',
+                             lambda v: isinstance(v, str) and re.fullmatch(r"\d+[KMGT]?B?", v.strip(), re.I))
+    array_parallelism: int | None = _field(None, "an integer >= 1", _is_int(1))
+    sbatch: dict[str, Any] = _field(None, 'a table of sbatch options, e.g. { constraint = "a100" }',
+                                    lambda v: isinstance(v, dict) and all(_is_scalar(x) for x in v.values()),
+                                    factory=dict)
+    setup: tuple[str, ...] = _field((), "an array of shell lines run before each job",
+                                    lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+    folder: str | None = _field(None, "a folder name (a string)", _is_str)
+
+    @property
+    def time_minutes(self) -> int:
+        return parse_minutes(self.time) or 60
+
+
+EXECUTOR_KEYS = tuple(f.name for f in dataclasses.fields(ExecutorConfig))
 
 
 class ConfigError(ValueError):
@@ -77,9 +176,12 @@ class TaskRequest:
 
 @dataclasses.dataclass
 class RunConfig:
+    """A checked config: its lists already expanded into every (backbone, weights) and every task setting."""
+
     backbones: list[tuple[str, str | None]]
     tasks: list[TaskRequest]
     options: dict[str, Any]
+    executor: ExecutorConfig | None = None  # None: no [executor] table
 
 
 def load_config(path: str | Path, *, overridden: Collection[str] = ()) -> RunConfig:
@@ -101,9 +203,10 @@ def load_config(path: str | Path, *, overridden: Collection[str] = ()) -> RunCon
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     checker = _Checker(path, text)
     options = checker.options(raw, overridden)
-    backbones = [checker.backbone(i, entry) for i, entry in enumerate(checker.entries(raw, "backbone"), 1)]
-    tasks = [checker.task(i, entry) for i, entry in enumerate(checker.entries(raw, "task"), 1)]
-    return RunConfig(backbones, tasks, options)
+    backbones = [b for i, entry in enumerate(checker.entries(raw, "backbone"), 1) for b in checker.backbone(i, entry)]
+    tasks = [t for i, entry in enumerate(checker.entries(raw, "task"), 1) for t in checker.task(i, entry)]
+    executor = checker.executor(raw["executor"]) if "executor" in raw else None
+    return RunConfig(backbones, tasks, options, executor)
 
 
 def _did_you_mean(word: str, choices: Collection[str]) -> str:
@@ -132,12 +235,13 @@ class _Checker:
     # -- the top level ---------------------------------------------------------------------------------------
 
     def options(self, raw: dict[str, Any], overridden: Collection[str]) -> dict[str, Any]:
-        allowed = OPTION_KEYS | set(ENTRY_KEYS)
+        allowed = OPTION_KEYS | set(TABLES)
         for key in raw:
             if key not in allowed:
                 raise self.fail(self.lines.top(key),
                                 f"unknown key {key!r}{_did_you_mean(key, allowed)} (expected "
-                                f"{', '.join(f'[[{t}]]' for t in ENTRY_KEYS)}, {', '.join(sorted(OPTION_KEYS))})")
+                                f"{', '.join(f'[[{t}]]' for t in ENTRY_KEYS)}, [executor], "
+                                f"{', '.join(sorted(OPTION_KEYS))})")
         options = {}
         for key in OPTION_DEFAULTS:  # in a fixed order, so the first mistake reported does not depend on the file
             if key in raw and key not in overridden:
@@ -178,15 +282,19 @@ class _Checker:
                             f"{where}: id = {entry['id']!r}: expected a non-empty string")
         return entry["id"]
 
-    def backbone(self, index: int, entry: dict[str, Any]) -> tuple[str, str | None]:
+    def backbone(self, index: int, entry: dict[str, Any]) -> list[tuple[str, str | None]]:
+        """One ``(id, weights)`` per weights: a list of weights is one backbone each."""
         backbone_id = self._entry("backbone", index, entry)
         weights = entry.get("weights")
-        if weights is not None and not isinstance(weights, str):
+        choices = weights if isinstance(weights, list) and weights else [weights]
+        if not all(w is None or isinstance(w, str) for w in choices):
             raise self.fail(self.lines.entry_key("backbone", index, "weights"),
-                            f"[[backbone]] {index}: weights = {weights!r}: expected a string")
-        return backbone_id, weights
+                            f"[[backbone]] {index}: weights = {weights!r}: expected a string or a non-empty array "
+                            "of strings")
+        return [(backbone_id, w) for w in choices]
 
-    def task(self, index: int, entry: dict[str, Any]) -> TaskRequest:
+    def task(self, index: int, entry: dict[str, Any]) -> list[TaskRequest]:
+        """One request per combination of the settings' values (a list is several values)."""
         task_id = self._entry("task", index, entry)
         where = f"[[task]] {index}"
         data = entry.get("data")
@@ -202,10 +310,32 @@ class _Checker:
                             f"{where}: settings = {settings!r}: expected a table, "
                             f'e.g. settings = {{ subset = "2000" }}')
         for name, value in settings.items():
-            if not isinstance(value, (str, int, float)):  # bool is an int
+            values = value if isinstance(value, list) and value else [value]
+            if not all(isinstance(v, (str, int, float)) for v in values):  # bool is an int
                 raise self.fail(self.lines.setting(index, name),
-                                f"{where}: settings.{name} = {value!r}: expected a string, a number or a boolean")
-        return TaskRequest(task_id, data, tuple((name, _setting_text(v)) for name, v in settings.items()))
+                                f"{where}: settings.{name} = {value!r}: expected a string, a number, a boolean or a "
+                                "non-empty array of those")
+        names = list(settings)
+        choices = [settings[n] if isinstance(settings[n], list) else [settings[n]] for n in names]
+        return [TaskRequest(task_id, data, tuple((n, _setting_text(v)) for n, v in zip(names, combination)))
+                for combination in itertools.product(*choices)]
+
+    def executor(self, table: Any) -> ExecutorConfig:
+        """The ``[executor]`` table, each key checked against :class:`ExecutorConfig`'s fields."""
+        if not isinstance(table, dict):
+            raise self.fail(self.lines.top("executor"),
+                            f"executor must be an [executor] table, not {_toml_type(table)}")
+        fields = {f.name: f for f in dataclasses.fields(ExecutorConfig)}
+        values = {}
+        for key, value in table.items():
+            line = self.lines.table_key("executor", key)
+            if key not in fields:
+                raise self.fail(line, f"[executor]: unknown key {key!r}{_did_you_mean(key, fields)} "
+                                      f"(expected {', '.join(fields)})")
+            if not fields[key].metadata["check"](value):
+                raise self.fail(line, f"[executor]: {key} = {value!r}: expected {fields[key].metadata['expected']}")
+            values[key] = tuple(value) if isinstance(value, list) else value
+        return ExecutorConfig(**values)
 
 
 def _option_problem(key: str, value: Any) -> str | None:
@@ -294,6 +424,16 @@ class _Lines:
             return found
         return next((b.line for b in region[1:] if b.name == f"{table}.{key}" or b.name.startswith(
             f"{table}.{key}.")), region[0].line)
+
+    def table_key(self, table: str, key: str) -> int | None:
+        """A key of a single ``[table]``: its line, else the line of ``[table.key]``, else the table's header."""
+        blocks = [b for b in self.blocks if b.name == table and not b.array]
+        if not blocks:
+            return self.top(table)
+        found = self._find(blocks[0], key)
+        if found:
+            return found
+        return next((b.line for b in self.blocks if b.name == f"{table}.{key}"), blocks[0].line)
 
     def setting(self, index: int, name: str) -> int | None:
         """A task setting: its line in a ``[task.settings]`` table, else the task's ``settings`` line."""

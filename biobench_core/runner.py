@@ -8,6 +8,11 @@ place at the same version: the stored result is redone and replaced, saying so);
 parts is a new experiment. Each experiment is committed on its own, so an
 interrupted run keeps everything that finished and the next run does only what is missing. One failing
 experiment (a backbone returning NaN, a broken plugin, a metric that raises) is reported and the others run.
+
+Every experiment is claimed in the store before it runs (:mod:`biobench_core.claims`): a run started at the same
+time on the same matrix, or a worker of a scale-out launcher (:mod:`biobench_core.worker`), never runs the same
+experiment; what another process holds is reported as ``busy`` and left to it. A failure is recorded with its
+traceback; ``RunOptions.max_attempts`` (a worker's) retries it until that many attempts failed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 from biobench_core.cache import FeatureCache
 from biobench_core.catalog import load_task, resolve_backbone, resolve_task
+from biobench_core.claims import Claimant, Heartbeat, record_failure, release_all, try_claim
 from biobench_core.config import ConfigError, TaskRequest
 from biobench_core.errors import debug_enabled, one_line
 from biobench_core.feature_source import LazyBackbone, SplitInput, code_identity, experiment_features
@@ -36,7 +42,7 @@ from biobench_core.store import DB_NAME, ExperimentKey, ExperimentRecord, Result
 from biobench_core.tasks import SPLITS, Example, Task
 
 __all__ = ["RunOptions", "RunSummary", "run_matrix", "weights_label", "weights_key", "check_weights_choice",
-           "WeightsChoiceError"]
+           "WeightsChoiceError", "Cell", "plan_cells"]
 
 PRETRAINED = "pretrained"
 
@@ -94,6 +100,16 @@ class RunOptions:
     on_bad_image: str = "skip"
     settings: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool = True
+    # -- scale-out (biobench_core.worker) ----------------------------------------------------------------------
+    #: ``None``: try each experiment once per run, whatever failed before. A number: skip an experiment that failed
+    #: that many attempts in all, and retry a failure within this run until then (what workers do).
+    max_attempts: int | None = None
+    #: With ``force``: a result stored at or after this POSIX time counts as done (another process of the same
+    #: forced launch made it). ``None``: the start of this run.
+    since: float | None = None
+    claim_timeout: float = 60.0  # seconds without a heartbeat after which this process's claims expire
+    only: frozenset[ExperimentKey] | None = None  # run only these experiments (a job of store = "files")
+    wal: bool = True  # False: a per-job store of store = "files" (one writer, no WAL: safe on NFS)
 
 
 @dataclasses.dataclass
@@ -101,6 +117,24 @@ class RunSummary:
     done: list[str] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
     failed: list[str] = dataclasses.field(default_factory=list)
+    busy: list[str] = dataclasses.field(default_factory=list)  # claimed by another live process: left to it
+
+
+@dataclasses.dataclass
+class Cell:
+    """One experiment of the matrix: a (backbone, weights) on a planned task, with its results key."""
+
+    spec: Any  # BackboneSpec
+    weights: str | None
+    wkey: str
+    plan: PlannedTask
+    key: ExperimentKey
+    name: str
+    code: dict[str, Any]  # the code behind it (provenance.code_behind)
+
+    @property
+    def n_images(self) -> int:
+        return sum(len(split.examples) for split in self.plan.inputs.values())
 
 
 @dataclasses.dataclass
@@ -156,8 +190,8 @@ def run_matrix(
     """
     from biobench_core.extraction import pick_device
 
-    for _, weights in backbones:  # a misspelt keyword would otherwise be "weights file not found", much later
-        check_weights_choice(weights)
+    if options.force and options.since is None:  # what another run forced at the same time is not redone again
+        options = dataclasses.replace(options, since=time.time())
     # Resolve every id, build every task (validating its settings) and hash every weights file before loading
     # any model: a typo or a missing data folder fails in milliseconds, not after an hour of extraction.
     # An existing store is opened first (a corrupt or newer store stops here) and kept open; a new one is created
@@ -165,63 +199,139 @@ def run_matrix(
     device = pick_device(options.device)
     with contextlib.ExitStack() as stack:
         existing = (options.results_dir / DB_NAME).exists()
-        store = stack.enter_context(ResultsStore(options.results_dir)) if existing else None
-        resolved = [(resolve_backbone(b), w) for b, w in backbones]
-        built = [_build_task(request, options) for request in tasks]
-        backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
-        planned = [_plan(task, options, log) for task in built]
+        store = stack.enter_context(ResultsStore(options.results_dir, wal=options.wal)) if existing else None
+        cells = plan_cells(backbones, tasks, options, log)
         if store is None:
-            store = stack.enter_context(ResultsStore(options.results_dir))
-        return _run_planned(backbone_specs, planned, store, device, options, log)
+            store = stack.enter_context(ResultsStore(options.results_dir, wal=options.wal))
+        return _run_cells(cells, store, device, options, log)
 
 
-def _run_planned(backbone_specs: list[tuple[Any, str | None, str]], planned: list[PlannedTask], store: ResultsStore,
-                 device: Any, options: RunOptions, log: Callable[[str], None]) -> RunSummary:
-    cache = FeatureCache(options.cache_dir) if options.use_cache else None
-    summary = RunSummary()
+def plan_cells(backbones: Sequence[tuple[str, str | None]], tasks: Sequence[TaskRequest], options: RunOptions,
+               log: Callable[[str], None] = lambda line: None) -> list[Cell]:
+    """Every experiment of the matrix, backbone by backbone, keyed; nothing is loaded or run.
+
+    Every id is resolved, every task built (its settings checked, its data indexed) and every weights file hashed,
+    so an unknown id, a bad setting or a missing data folder fails here, before any work or submission.
+    """
+    for _, weights in backbones:  # a misspelt keyword would otherwise be "weights file not found", much later
+        check_weights_choice(weights)
+    resolved = [(resolve_backbone(b), w) for b, w in backbones]
+    built = [_build_task(request, options) for request in tasks]
+    backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
+    planned = [_plan(task, options, log) for task in built]
     task_code = {id(plan): code_identity(plan.task.spec) for plan in planned}
+    ids = [plan.task.spec.id for plan in planned]
+    cells = []
     for spec, weights, wkey in backbone_specs:
-        label = weights_label(weights)
         backbone_code = code_identity(spec)
-        pending = []
         for plan in planned:
             key = ExperimentKey(spec.id, wkey, plan.task.spec.id, plan.settings, plan.data)
-            name = f"{spec.id} [{label}] on {plan.task.spec.id}"
-            code = code_behind(backbone_code, task_code[id(plan)])
-            stored = None if options.force else store.stored_identity(key)
-            if stored is not None:
-                changed = changed_code(stored.get("code"), code)
-                if not changed:
-                    summary.skipped.append(name)
-                    log(f"skip  {name}: already in {store.path} (use --force to redo)")
-                    continue
-                what = ("it was stored by a biobench that did not record its code" if changed == ["?"]
-                        else f"the code behind the stored result changed ({', '.join(changed)})")
-                log(f"redo  {name}: {what}")
-            pending.append((plan, key, name, code))
-        if not pending:
+            name = f"{spec.id} [{weights_label(weights)}] on {plan.task.spec.id}"
+            if ids.count(plan.task.spec.id) > 1:  # one task with several settings: say which
+                name += " (" + ",".join(f"{k}={v}" for k, v in plan.column_settings.items()) + ")"
+            cells.append(Cell(spec, weights, wkey, plan, key, name, code_behind(backbone_code, task_code[id(plan)])))
+    return cells
+
+
+def done_check(cell: Cell, options: RunOptions) -> Callable[[dict[str, Any], float], bool]:
+    """Whether a stored result of ``cell`` (its identity and time) counts as done for this run."""
+    def is_done(identity: dict[str, Any], posix_time: float) -> bool:
+        if options.force:
+            return options.since is not None and posix_time >= options.since
+        return not changed_code(identity.get("code"), cell.code)
+
+    return is_done
+
+
+class _Backbones:
+    """The backbone of the cell at hand; loading another one drops the previous (one model in memory)."""
+
+    def __init__(self, device: Any, dtype: str) -> None:
+        self.device, self.dtype = device, dtype
+        self.current: tuple[tuple[str, str], LazyBackbone] | None = None
+
+    def get(self, cell: Cell) -> LazyBackbone:
+        ident = (cell.spec.id, cell.wkey)
+        if self.current is None or self.current[0] != ident:
+            self.current = None  # free the previous model first
+            weights = None if weights_label(cell.weights) == PRETRAINED else cell.weights
+            self.current = (ident, LazyBackbone(cell.spec, weights, cell.wkey, self.device, self.dtype))
+        return self.current[1]
+
+
+def _run_cells(cells: list[Cell], store: ResultsStore, device: Any, options: RunOptions,
+               log: Callable[[str], None]) -> RunSummary:
+    summary = RunSummary()
+    pending = []
+    for cell in cells:
+        if options.only is not None and cell.key not in options.only:
             continue
-        backbone = LazyBackbone(spec, None if label == PRETRAINED else weights, wkey, device, options.dtype)
-        for plan, key, name, code in pending:
-            try:
-                record = _run_one(backbone, plan, key, cache, options)
-                record.identity["code"] = code
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
-                if debug_enabled():
-                    traceback.print_exc()
-                summary.failed.append(f"{name}: {one_line(exc)}")
-                log(f"FAIL  {name}: {one_line(exc)}")
+        stored = None if options.force else store.stored_identity(cell.key)
+        if stored is not None:
+            changed = changed_code(stored.get("code"), cell.code)
+            if not changed:
+                summary.skipped.append(cell.name)
+                log(f"skip  {cell.name}: already in {store.path} (use --force to redo)")
                 continue
-            store.save(record)
-            summary.done.append(name)
-            log(f"done  {name}: {_describe(record)}")
-        del backbone
+            what = ("it was stored by a biobench that did not record its code" if changed == ["?"]
+                    else f"the code behind the stored result changed ({', '.join(changed)})")
+            log(f"redo  {cell.name}: {what}")
+        pending.append(cell)
+    cache = FeatureCache(options.cache_dir) if options.use_cache else None
+    claimant = Claimant.here(options.claim_timeout)
+    backbones = _Backbones(device, options.dtype)
+    try:
+        with Heartbeat(store, claimant):
+            while pending:
+                pending = [cell for cell in pending
+                           if _claim_and_run(cell, store, claimant, backbones, cache, options, summary, log)]
+    finally:  # an interruption (Ctrl-C, SIGTERM, submitit's preemption exit) leaves nothing claimed
+        release_all(store, claimant)
     if cache is not None and cache.n_corrupt:
         log(f"cache {cache.n_corrupt} corrupt feature cache entr{'y' if cache.n_corrupt == 1 else 'ies'} "
             "found and re-extracted")
     return summary
+
+
+def _claim_and_run(cell: Cell, store: ResultsStore, claimant: Claimant, backbones: _Backbones,
+                   cache: FeatureCache | None, options: RunOptions, summary: RunSummary,
+                   log: Callable[[str], None]) -> bool:
+    """Claim ``cell`` and run it; ``True`` when it failed and should be tried again in this run."""
+    outcome = try_claim(store, cell.key, claimant, is_done=done_check(cell, options),
+                        max_attempts=options.max_attempts)
+    if outcome.status == "done":
+        summary.skipped.append(cell.name)
+        log(f"skip  {cell.name}: finished by another process meanwhile")
+        return False
+    if outcome.status == "busy":
+        summary.busy.append(cell.name)
+        log(f"busy  {cell.name}: claimed by {outcome.holder.holder()}; left to it")
+        return False
+    if outcome.status == "failed":
+        summary.failed.append(f"{cell.name}: gave up after {outcome.attempts} failed attempts")
+        log(f"FAIL  {cell.name}: gave up after {outcome.attempts} failed attempts (biobench status shows the last "
+            "traceback)")
+        return False
+    try:
+        record = _run_one(backbones.get(cell), cell.plan, cell.key, cache, options)
+        record.identity["code"] = cell.code
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported per experiment, the matrix goes on
+        if debug_enabled():
+            traceback.print_exc()
+        attempts = record_failure(store, cell.key, claimant, one_line(exc), traceback.format_exc())
+        retry = options.max_attempts is not None and attempts < options.max_attempts
+        note = f" (attempt {attempts} of {options.max_attempts}{'; retrying' if retry else ''})" \
+            if options.max_attempts is not None else ""
+        log(f"FAIL  {cell.name}: {one_line(exc)}{note}")
+        if not retry:
+            summary.failed.append(f"{cell.name}: {one_line(exc)}")
+        return retry
+    store.save(record, release=claimant.owner)
+    summary.done.append(cell.name)
+    log(f"done  {cell.name}: {_describe(record)}")
+    return False
 
 
 def _describe(record: ExperimentRecord) -> str:

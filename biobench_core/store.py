@@ -11,24 +11,32 @@ setting that changes the result. A rerun on changed data, weights or settings is
 
 Schema versions: 1 (biobench 0.1: no data identity; its results open with a note and are never mixed with new
 ones), 2 (data identity, metric, column settings) and 3 (this one: ``in_benchmark_mean``, false for a task marked as
-prior work). Opening an older store for writing upgrades it in place; reading never writes (a missing column reads
-as its default), and a store from a newer biobench is refused.
+prior work) and 4 (this one: ``claims`` and ``failures``, the coordination of workers, see
+:mod:`biobench_core.claims`). Opening an older store for writing upgrades it in place; reading never writes (a missing
+column or table reads as its default or as empty), and a store from a newer biobench is refused.
+
+Many processes may write one store at once (each write is one ``BEGIN IMMEDIATE`` transaction, WAL journal). On a
+network file system SQLite's locking is unsafe: :func:`network_filesystem` finds one, opening it for writing warns,
+and ``wal=False`` (the per-job files of ``[executor] store = "files"``) keeps a single writer's file off WAL.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultsStore", "ExperimentKey", "ExperimentRecord", "DB_NAME", "StoreError", "SCHEMA_VERSION"]
+__all__ = ["ResultsStore", "ExperimentKey", "ExperimentRecord", "DB_NAME", "StoreError", "SCHEMA_VERSION",
+           "network_filesystem"]
 
 DB_NAME = "biobench.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 120
 
 _EXPERIMENT_COLUMNS = """
@@ -75,7 +83,55 @@ CREATE TABLE IF NOT EXISTS predictions (
     info TEXT NOT NULL,
     PRIMARY KEY (experiment_id, example_id)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    backbone TEXT NOT NULL, weights TEXT NOT NULL, task TEXT NOT NULL, settings TEXT NOT NULL, data TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    job TEXT NOT NULL,
+    started REAL NOT NULL,
+    heartbeat REAL NOT NULL,
+    stale_after REAL NOT NULL,
+    PRIMARY KEY (backbone, weights, task, settings, data)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    backbone TEXT NOT NULL, weights TEXT NOT NULL, task TEXT NOT NULL, settings TEXT NOT NULL, data TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    traceback TEXT NOT NULL,
+    host TEXT NOT NULL,
+    job TEXT NOT NULL,
+    posix_time REAL NOT NULL,
+    PRIMARY KEY (backbone, weights, task, settings, data)
+);
 """
+
+#: File systems on which SQLite's locking cannot be trusted across hosts (``/proc/mounts`` types).
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "fuse.sshfs", "ceph",
+                       "fuse.ceph", "glusterfs", "fuse.glusterfs", "9p", "afs", "panfs", "fuse.juicefs")
+
+
+def network_filesystem(path: str | Path, mounts: str | None = None) -> str | None:
+    """The type of the network file system holding ``path`` (``"nfs4"``), or ``None`` for a local one.
+
+    ``mounts`` is the text of ``/proc/mounts`` (read when not given; no such file means "not known to be network").
+    """
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    target = os.path.realpath(path)
+    best, kind = "", None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind if kind in NETWORK_FILESYSTEMS else None
 
 _V1_COLUMNS = ("id, backbone, weights, task, settings, comparable, score, n_examples, n_skipped, splits, probe, argv,"
                " git_commit, versions, hostname, device, dtype, posix_time, images_per_second, extract_seconds,"
@@ -168,10 +224,11 @@ class ResultsStore:
     no table creation, no upgrade, so it works on a read-only disk.
     """
 
-    def __init__(self, results_dir: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, results_dir: str | Path, *, readonly: bool = False, wal: bool = True) -> None:
         self.dir = Path(results_dir)
         self.path = self.dir / DB_NAME
         self.readonly = readonly
+        self.wal = wal
         if self.dir.exists() and not self.dir.is_dir():
             raise StoreError(f"results folder {self.dir} is a file, not a folder: pass --results DIR")
         if readonly and not self.path.exists():
@@ -189,6 +246,7 @@ class ResultsStore:
                                      "pass --results DIR") from exc
                 self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 self._open_for_writing()
+                self._warn_if_network()
             problem = self.integrity_problem()
         except sqlite3.Error as exc:
             raise _sqlite_error(self.path, exc) from exc
@@ -215,7 +273,7 @@ class ResultsStore:
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         while True:  # switching a fresh file to WAL takes an exclusive lock that busy_timeout does not wait for
             try:  # a file system without WAL support keeps its journal mode; SQLite still works
-                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute(f"PRAGMA journal_mode={'WAL' if self.wal else 'DELETE'}")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -232,10 +290,9 @@ class ResultsStore:
                 self._upgrade_from_v1()
             elif "experiments" in tables and version == 2:
                 self.db.execute("ALTER TABLE experiments ADD COLUMN in_benchmark_mean INTEGER NOT NULL DEFAULT 1")
-            else:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+            for statement in _SCHEMA.split(";"):  # every table not there yet (version 3 gains claims, failures)
+                if statement.strip():
+                    self.db.execute(statement)
             if version != SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.db.execute("COMMIT")
@@ -257,6 +314,21 @@ class ResultsStore:
         if self.db.execute("PRAGMA foreign_key_check").fetchone() is not None:
             raise StoreError(f"results store {self.path}: upgrade from version 1 left predictions without their "
                              "experiment; nothing was changed")
+
+    _warned: set[str] = set()
+
+    def _warn_if_network(self) -> None:
+        kind = network_filesystem(self.dir)
+        if kind and self.wal and str(self.dir) not in ResultsStore._warned:
+            ResultsStore._warned.add(str(self.dir))
+            warnings.warn(f"results folder {self.dir} is on a network file system ({kind}), where SQLite's locking "
+                          "is unsafe for writers on several hosts: use a local folder, or [executor] store = "
+                          '"files" (per-job result files merged by the launcher; see docs/scaleout.md)', stacklevel=3)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store has table ``name`` (a store read without upgrading may lack the newer ones)."""
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() \
+            is not None
 
     def close(self) -> None:
         self.db.close()
@@ -303,8 +375,23 @@ class ResultsStore:
         except json.JSONDecodeError:
             return {}
 
-    def save(self, record: ExperimentRecord) -> int:
-        """Insert ``record`` (replacing an earlier one with the same key) in a single transaction."""
+    def stored_state(self, key: ExperimentKey) -> tuple[dict[str, Any], float] | None:
+        """The identity and the time of the experiment of ``key``; ``None`` if absent (call inside a transaction)."""
+        row = self.db.execute("SELECT identity, posix_time FROM experiments WHERE backbone=? AND weights=? AND task=?"
+                              " AND settings=? AND data IS ?", dataclasses.astuple(key)).fetchone()
+        if row is None:
+            return None
+        try:
+            identity = json.loads(row[0]) if row[0] else {}
+        except json.JSONDecodeError:
+            identity = {}
+        return identity, float(row[1])
+
+    def save(self, record: ExperimentRecord, *, release: str | None = None) -> int:
+        """Insert ``record`` (replacing an earlier one with the same key) in a single transaction.
+
+        The same transaction drops the key's failure record and, with ``release`` (a claim's owner), its claim.
+        """
         if self.readonly:
             raise StoreError(f"results store {self.path} was opened read-only")
         k = record.key
@@ -335,6 +422,10 @@ class ResultsStore:
                 "INSERT INTO predictions (experiment_id, example_id, score, info) VALUES (?,?,?,?)",
                 ((experiment_id, ex_id, float(score), json.dumps(info)) for ex_id, score, info in record.examples),
             )
+            where = "backbone=? AND weights=? AND task=? AND settings=? AND data=?"
+            self.db.execute(f"DELETE FROM failures WHERE {where}", dataclasses.astuple(k))
+            if release is not None:
+                self.db.execute(f"DELETE FROM claims WHERE {where} AND owner=?", (*dataclasses.astuple(k), release))
             self.db.execute("COMMIT")
         except BaseException as exc:
             self.db.execute("ROLLBACK")

@@ -34,3 +34,25 @@ def test_the_indexing_bench_generates_data_every_task_accepts(tmp_path):
         generate(root, 640)
         task, examples = bench._index(task_id, root)
         assert examples["train"] and examples["test"], task_id
+
+
+
+def test_the_scaleout_bench_s_matrix_plans_every_executor(tmp_path, monkeypatch):
+    """bench_scaleout's generated plugin, data and configs make the cells it times, for each executor it uses."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import bench_scaleout as bench
+
+    from biobench_core.config import load_config
+    from biobench_core.plugins import reset_registry
+    from biobench_core.runner import RunOptions, plan_cells
+
+    env = bench._setup(tmp_path)
+    for key in ("BIOBENCH_LOAD_PLUGINS", "BIOBENCH_CACHE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    reset_registry()
+    for executor in ('kind = "local"\njobs = 2', 'kind = "slurm"\njobs = 1\npartition = "debug"\ntime = 30'):
+        config = load_config(bench._matrix(tmp_path, "m", 3, executor))
+        cells = plan_cells(config.backbones, config.tasks, RunOptions(results_dir=tmp_path / "m"))
+        assert [c.name for c in cells] == [f"bench/net [w{i}] on tasks/image-folder" for i in range(3)]
+        assert config.executor.kind in executor and cells[0].n_images == 3 * (bench.N_TRAIN + bench.N_TEST)

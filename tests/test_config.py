@@ -42,9 +42,9 @@ def _error(tmp_path: Path, text: str) -> str:
     ('on_bad_image = "ignore"', ":1: on_bad_image = 'ignore': expected one of skip, fail"),
     ('results = 3', ":1: results = 3: expected a folder name"),
     ('# a comment\n\nresults = "r"\ndtyp = "bf16"',
-     ":4: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], batch_size, device, dtype, "
-     "limit, on_bad_image, results, workers)"),
-    ('colour = "red"', ":1: unknown key 'colour' (expected [[backbone]], [[task]], "),
+     ":4: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], [executor], batch_size, device, "
+     "dtype, limit, on_bad_image, results, workers)"),
+    ('colour = "red"', ":1: unknown key 'colour' (expected [[backbone]], [[task]], [executor], "),
 ])
 def test_a_bad_run_option_names_line_key_and_expectation(tmp_path, text, expected):
     assert _error(tmp_path, text + "\n" + GOOD_TAIL).startswith(expected)
@@ -83,7 +83,7 @@ id = "tasks/image-folder"
 @pytest.mark.parametrize(("line", "expected"), [
     ('wieghts = "random"', ":9: [[backbone]] 2: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights)"),
     ('colour = "red"', ":9: [[backbone]] 2: unknown key 'colour' (expected id, weights)"),
-    ('weights = 3', ":9: [[backbone]] 2: weights = 3: expected a string"),
+    ('weights = 3', ":9: [[backbone]] 2: weights = 3: expected a string or a non-empty array of strings"),
     ('dtype = "bf16"', ":9: [[backbone]] 2: unknown key 'dtype' (expected id, weights); run options such as 'dtype' "
                        "go at the top of the file, before the first [[backbone]] or [[task]]"),
 ])
@@ -122,8 +122,11 @@ id = "tasks/two"
     ('data = 5', ":10: [[task]] 2: data = 5: expected a folder name (a string)"),
     ('settings = "subset=20"', ":10: [[task]] 2: settings = 'subset=20': expected a table, "
                                "e.g. settings = { subset = \"2000\" }"),
-    ('settings = { subset = [1, 2] }',
-     ":10: [[task]] 2: settings.subset = [1, 2]: expected a string, a number or a boolean"),
+    ('settings = { subset = [1, [2]] }',
+     ":10: [[task]] 2: settings.subset = [1, [2]]: expected a string, a number, a boolean or a non-empty array of "
+     "those"),
+    ('settings = { subset = [] }',
+     ":10: [[task]] 2: settings.subset = []: expected a string, a number, a boolean or a non-empty array of those"),
     ('id = 7', ":9: [[task]] 2: id = 7: expected a non-empty string"),
 ])
 def test_a_bad_task_key_names_its_own_entry_and_line(tmp_path, line, expected):
@@ -136,7 +139,7 @@ def test_a_bad_task_key_names_its_own_entry_and_line(tmp_path, line, expected):
 def test_a_settings_sub_table_is_located_too(tmp_path):
     text = TASKS.replace("{line}", "") + '\n[task.settings]\nsubset = "20"\nprobe = { name = "knn" }\n'
     assert _error(tmp_path, text) == (":14: [[task]] 2: settings.probe = {'name': 'knn'}: "
-                                      "expected a string, a number or a boolean")
+                                      "expected a string, a number, a boolean or a non-empty array of those")
 
 
 def test_a_task_without_id(tmp_path):

@@ -150,7 +150,7 @@ def test_the_store_keeps_the_prior_work_flag_and_upgrades_a_version_2_store(tmp_
         flags = {(r.key.backbone, r.key.task): r.in_benchmark_mean for r in store.experiments()}
     assert flags == {("m/a", "tasks/inat21"): True, ("m/a", "tasks/one"): True, ("m/b", "tasks/inat21"): False}
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_the_manifest_stamps_every_file_a_task_reads(tmp_path):

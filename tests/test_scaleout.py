@@ -1,0 +1,236 @@
+"""Scale-out on this machine: a matrix from one config through the in-process and local executors, coordinated
+through the results store (claims, failures, signals), and the per-job files mode. Real processes, real store."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import time
+from collections import Counter
+
+import pytest
+
+from biobench_core.config import ConfigError, TaskRequest, load_config
+from biobench_core.runner import RunOptions
+from biobench_core.worker import WorkerJob
+
+CELLS = 4  # scale/net x weights [a, b] x n_train [6, 8]
+
+
+def _done_lines(*outputs: str) -> Counter:
+    return Counter(m for out in outputs for m in re.findall(r"done  (scale/\S+ \[\w+\] on \S+ \([^)]*\))", out))
+
+
+def _claims(results) -> list[tuple]:
+    with sqlite3.connect(results / "biobench.sqlite") as db:
+        return db.execute("SELECT task, settings, pid, job FROM claims").fetchall()
+
+
+def test_the_local_executor_runs_every_cell_once_and_plan_and_status_say_so(scale_matrix):
+    config = scale_matrix.config(executor='kind = "local"\njobs = 2')
+    plan = scale_matrix.biobench("plan", "--config", str(config))
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.startswith(f"{CELLS} experiments: 0 done, 0 claimed by a running job, 0 failed")
+    assert "unknown (no earlier run in this store)" in plan.stdout and not scale_matrix.results.exists()
+
+    proc = scale_matrix.biobench("run", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "started 2 local worker(s)" in proc.stderr
+    assert sorted(_done_lines(proc.stderr).values()) == [1] * CELLS
+    assert len(scale_matrix.stored()) == len(set(scale_matrix.stored())) == CELLS
+    assert _claims(scale_matrix.results) == []
+
+    bigger = scale_matrix.config(n_train="[6, 8, 10]")  # one more n_train: two cells left, with a cost estimate
+    plan = scale_matrix.biobench("run", "--config", str(bigger), "--dry-run")
+    assert plan.stdout.startswith("6 experiments: 4 done, 0 claimed by a running job, 0 failed, 2 left"), plan.stdout
+    assert "n_train=10" in plan.stdout and "unknown" not in plan.stdout
+    status = scale_matrix.biobench("status", "--results", str(scale_matrix.results))
+    assert status.stdout.startswith(f"0 running, 0 failed, {CELLS} done"), status.stdout
+
+
+def test_two_launchers_started_at_once_run_every_cell_exactly_once(scale_matrix):
+    config = scale_matrix.config(executor='kind = "inprocess"')
+    slow = {"SCALE_DELAY": "0.3"}
+    launchers = [scale_matrix.biobench("run", "--config", str(config), extra_env=slow, wait=False) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in launchers]
+    assert [p.returncode for p in launchers] == [0, 0], outputs
+    done = _done_lines(*(err for _, err in outputs))
+    assert len(done) == CELLS and set(done.values()) == {1}, done
+    assert all(_done_lines(err) for _, err in outputs)  # both launchers worked
+    assert len(scale_matrix.stored()) == len(set(scale_matrix.stored())) == CELLS
+
+
+def test_a_failing_cell_is_retried_up_to_the_limit_and_recorded_with_its_traceback(scale_matrix):
+    config = scale_matrix.config(backbone="scale/broken", weights='"a"', n_train="6",
+                                 executor='kind = "local"\nmax_attempts = 2')
+    proc = scale_matrix.biobench("run", "--config", str(config))
+    assert proc.returncode == 1
+    assert proc.stderr.count("BrokenNet cannot encode") == 2 and "attempt 2 of 2" in proc.stderr
+    assert "0 done, 1 failed, 0 left" in proc.stderr
+    status = scale_matrix.biobench("status", "--results", str(scale_matrix.results), "--traceback")
+    assert status.stdout.startswith("0 running, 1 failed, 0 done"), status.stdout
+    assert "2 attempt(s)" in status.stdout and "RuntimeError: BrokenNet cannot encode" in status.stdout
+    assert "Traceback (most recent call last)" in status.stdout
+    again = scale_matrix.biobench("run", "--config", str(config))  # past the limit: not retried
+    assert "BrokenNet cannot encode" not in again.stderr and "0 done, 1 failed, 0 left" in again.stderr
+
+
+def _job(scale_matrix, config) -> WorkerJob:
+    loaded = load_config(config)
+    options = RunOptions(results_dir=scale_matrix.results, device="cpu", batch_size=2, workers=0, progress=False,
+                         max_attempts=3, claim_timeout=3600)
+    return WorkerJob(loaded.backbones, loaded.tasks, options, "w-test")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_a_worker_releases_its_claim_and_records_no_failure(scale_matrix, sig):
+    import subprocess
+    import sys
+
+    config = scale_matrix.config(weights='"a"', n_train="6")
+    worker = subprocess.Popen([sys.executable, "-m", "biobench_core.worker"], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env={**__import__("os").environ, **scale_matrix.env, "SCALE_DELAY": "5"})
+    worker.stdin.write(_job(scale_matrix, config).to_json())
+    worker.stdin.close()
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((scale_matrix.results / "biobench.sqlite").exists()
+                                          and _claims(scale_matrix.results)):
+        time.sleep(0.1)
+    [(_, _, pid, _)] = _claims(scale_matrix.results)
+    assert pid == worker.pid
+    worker.send_signal(sig)
+    assert worker.wait(30) == 128 + sig
+    assert f"stopped by {sig.name}" in worker.stderr.read()
+    assert _claims(scale_matrix.results) == []
+    with sqlite3.connect(scale_matrix.results / "biobench.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM failures").fetchone()[0] == 0
+    proc = scale_matrix.biobench("run", "--config", str(config), "--executor", "inprocess")  # picked up at once
+    assert proc.returncode == 0 and len(scale_matrix.stored()) == 1, proc.stderr
+
+
+def test_a_killed_worker_s_cell_is_run_by_the_next_launcher(scale_matrix):
+    import os
+    import subprocess
+    import sys
+
+    config = scale_matrix.config(weights='"a"', n_train="6")
+    worker = subprocess.Popen([sys.executable, "-m", "biobench_core.worker"], stdin=subprocess.PIPE, text=True,
+                              stderr=subprocess.DEVNULL, env={**os.environ, **scale_matrix.env, "SCALE_DELAY": "5"})
+    worker.stdin.write(_job(scale_matrix, config).to_json())
+    worker.stdin.close()
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((scale_matrix.results / "biobench.sqlite").exists()
+                                          and _claims(scale_matrix.results)):
+        time.sleep(0.1)
+    worker.kill()  # kill -9: no handler runs, the claim stays behind
+    worker.wait()
+    assert len(_claims(scale_matrix.results)) == 1
+    proc = scale_matrix.biobench("run", "--config", str(config), "--executor", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert len(scale_matrix.stored()) == 1 and _claims(scale_matrix.results) == []
+
+
+def test_store_files_mode_merges_each_job_s_results(scale_matrix):
+    config = scale_matrix.config(executor='kind = "local"\njobs = 2\nstore = "files"')
+    proc = scale_matrix.biobench("run", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("launcher: merged") == 2
+    assert len(scale_matrix.stored()) == len(set(scale_matrix.stored())) == CELLS
+    assert list((scale_matrix.results / "jobs").iterdir()) == [] and _claims(scale_matrix.results) == []
+
+
+def test_a_worker_job_round_trips_through_json(tmp_path):
+    from biobench_core.store import ExperimentKey
+
+    options = RunOptions(results_dir=tmp_path, cache_dir=tmp_path / "c", settings={"probe": "knn"}, max_attempts=2,
+                         only=frozenset({ExperimentKey("a/b", "w", "t/u", "s", "d")}), wal=False)
+    job = WorkerJob([("a/b", None), ("c/d", "random")], [TaskRequest("t/u", "/data", (("n_train", "5"),))],
+                    options, "w3", threads=2)
+    assert WorkerJob.from_json(job.to_json()) == job
+    json.loads(job.to_json())
+
+
+# -- bad input -----------------------------------------------------------------------------------------------------
+
+def test_an_unknown_backbone_is_refused_before_any_worker_starts(scale_matrix):
+    config = scale_matrix.config(backbone="scale/nett", executor='kind = "local"')
+    proc = scale_matrix.biobench("run", "--config", str(config))
+    assert proc.returncode != 0 and "scale/nett" in proc.stderr and "did you mean" in proc.stderr
+    assert "started" not in proc.stderr and not scale_matrix.results.exists()
+
+
+def test_slurm_without_slurm_is_one_clear_line_and_nothing_is_claimed(scale_matrix):
+    config = scale_matrix.config(executor='kind = "slurm"\npartition = "debug"')
+    start = time.monotonic()
+    proc = scale_matrix.biobench("run", "--config", str(config), extra_env={"PATH": "/nonexistent"})
+    assert time.monotonic() - start < 30
+    assert proc.returncode == 1 and "scontrol is not on PATH" in proc.stderr and "Traceback" not in proc.stderr
+    assert not scale_matrix.results.exists()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('[executor]\nkind = "k8s"\n', ':2: [executor]: kind = \'k8s\': expected one of inprocess, local, slurm'),
+    ('[executor]\nkind = "slurm"\npartiton = "gpu"\n',
+     ":3: [executor]: unknown key 'partiton'; did you mean 'partition'? (expected kind, jobs, devices, "),
+    ('[executor]\ntime = "soon"\n', ':2: [executor]: time = \'soon\': expected minutes (an integer >= 1) or a '
+                                    'Slurm time such as "04:00:00"'),
+    ('[executor]\ngpus_per_node = "1"\n', ":2: [executor]: gpus_per_node = '1': expected an integer >= 0"),
+    ('[executor]\nmem = 32\n', ':2: [executor]: mem = 32: expected a Slurm memory size such as "32G"'),
+    ('[executor]\ndevices = "0,1"\n', ":2: [executor]: devices = '0,1': expected an array of GPU indices"),
+    ('[executor]\nsbatch = { constraint = ["a", "b"] }\n', ":2: [executor]: sbatch = {'constraint': ['a', 'b']}: "
+                                                          "expected a table of sbatch options"),
+    ('executor = "slurm"\n', ":1: executor must be an [executor] table, not a string"),
+])
+def test_a_bad_executor_table_names_line_key_and_type(tmp_path, text, expected):
+    path = tmp_path / "run.toml"
+    path.write_text('[[backbone]]\nid = "a/b"\n\n[[task]]\nid = "t/u"\n\n' + text if not text.startswith(
+        "executor =") else text + '[[backbone]]\nid = "a/b"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)[len(str(path)):]
+    offset = 0 if text.startswith("executor =") else 6
+    line, rest = expected.split(":", 2)[1:]
+    assert message.startswith(f":{int(line) + offset}:{rest}"), message
+
+
+def test_lists_expand_to_every_combination_and_the_executor_table_is_read(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('''
+[[backbone]]
+id = "a/b"
+weights = ["pretrained", "random"]
+
+[[task]]
+id = "t/u"
+settings = { n_train = [10, 100], seed = [0, 1], probe = "knn" }
+
+[executor]
+kind = "slurm"
+partition = "gpu"
+account = "lab"
+qos = "high"
+time = "1-02:30:00"
+gpus_per_node = 1
+cpus_per_task = 8
+mem = "32G"
+array_parallelism = 4
+sbatch = { constraint = "a100", exclusive = true }
+setup = ["module load cuda"]
+''')
+    config = load_config(path)
+    assert config.backbones == [("a/b", "pretrained"), ("a/b", "random")]
+    assert [dict(t.settings) for t in config.tasks] == [
+        {"n_train": n, "seed": s, "probe": "knn"} for n in ("10", "100") for s in ("0", "1")]
+    executor = config.executor
+    assert (executor.kind, executor.partition, executor.account, executor.qos, executor.time_minutes) == (
+        "slurm", "gpu", "lab", "high", 1590)
+    from biobench_core.executors.slurm import sbatch_parameters
+
+    assert sbatch_parameters(executor) == {
+        "job_name": "biobench", "time": 1590, "partition": "gpu", "account": "lab", "qos": "high",
+        "gpus_per_node": 1, "cpus_per_task": 8, "array_parallelism": 4,
+        "additional_parameters": {"constraint": "a100", "exclusive": True, "mem": "32G"},
+        "setup": ["module load cuda"]}
