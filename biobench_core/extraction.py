@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from biobench_core.allocator import retain_freed_memory
 from biobench_core.images import DRAFT_FACTOR, HighBitDepthWarning, decoding_for, was_scaled
 from biobench_core.interfaces import VisionBackbone, check_encoded
 from biobench_core.pixel_cache import PixelCache, PixelEntry, PixelWriter, pixel_key
@@ -280,6 +281,8 @@ def extract(
     if not examples:
         raise TaskDataError(f"{task.spec.id}: the {split} split has no examples")
     preprocessing = declared_preprocessing(backbone) if use_declared_preprocessing else None
+    if device.type == "cpu":
+        retain_freed_memory()  # a CPU forward pass otherwise faults its activations in again every batch
     torch_dtype = DTYPES[dtype]
     channels_last = is_convnet(backbone)
     pin = device.type == "cuda"
