@@ -1,4 +1,4 @@
-"""Figures for the core: listing speed, extraction efficiency, feature-cache payoff, bf16 vs fp32.
+"""Figures for the core: listing speed and the feature cache's payoff (extraction: bench_extraction.py).
 
 Every figure is a ratio of two timings taken in the same run on the same machine, so it travels between
 machines better than a raw number. Run through ``make bench`` (``benchmarks/run_all.py``) or alone:
@@ -59,71 +59,6 @@ def bench_listing(repeat: int = 5) -> list[dict[str, Any]]:
     ]
 
 
-def _silhouettes(subset: int):
-    from biobench_core.catalog import load_task
-
-    return load_task("tasks/animal-silhouettes", None, {"subset": str(subset)})
-
-
-def _raw_forward(backbone, pixels, batch_size: int, dtype) -> float:
-    """Images/s of the backbone alone on already decoded, already transformed batches."""
-    import torch
-
-    from biobench_core.extraction import is_convnet
-
-    n = pixels.shape[0]
-    with torch.inference_mode():
-        batch = pixels[:batch_size].to(dtype)
-        backbone.img_encode(batch.contiguous(memory_format=torch.channels_last) if is_convnet(backbone) else batch)
-        start = time.perf_counter()
-        for i in range(0, n, batch_size):
-            batch = pixels[i:i + batch_size].to(dtype)
-            if is_convnet(backbone):
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            backbone.img_encode(batch)
-        return n / (time.perf_counter() - start)
-
-
-def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1, rounds: int = 3) -> list[dict[str, Any]]:
-    """End-to-end `extract()` images/s (decode in workers + transform + forward) / raw forward images/s.
-
-    The two are measured in alternation, ``rounds`` times each, and the best of each is kept: on a shared
-    2-core VM a neighbour's burst would otherwise decide the ratio.
-    """
-    import torch
-
-    from biobench_core.catalog import load_backbone
-    from biobench_core.extraction import DTYPES, extract, prepare_backbone
-
-    task = _silhouettes(n_images)
-    examples = list(task.examples("train"))[:n_images]
-    cpu = torch.device("cpu")
-    rows = []
-    speeds: dict[tuple[str, str], float] = {}
-    for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
-        for dtype in ("bf16", "fp32"):
-            backbone = prepare_backbone(load_backbone(backbone_id, "random"), cpu, dtype)
-            transform = backbone.make_img_transform()
-            pixels = torch.stack([transform(task.load(ex)) for ex in examples])
-            extract(backbone, task, "train", examples[:batch_size * 2], device=cpu, dtype=dtype,
-                    batch_size=batch_size, workers=workers, progress=False)  # warm-up: workers, kernels, allocator
-            raw, e2e = 0.0, 0.0
-            for _ in range(rounds):
-                raw = max(raw, _raw_forward(backbone, pixels, batch_size, DTYPES[dtype]))
-                e2e = max(e2e, extract(backbone, task, "train", examples, device=cpu, dtype=dtype,
-                                       batch_size=batch_size, workers=workers, progress=False).images_per_second)
-            speeds[(backbone_id, dtype)] = e2e
-            rows.append({"figure": f"extraction efficiency {backbone_id} {dtype}: end-to-end / raw forward",
-                         "value": e2e / raw, "target": ">= 0.85", "ok": e2e / raw >= 0.85,
-                         "detail": f"{e2e:.1f} vs {raw:.1f} img/s (best of {rounds} alternating runs), {n_images} "
-                                   f"images, batch {batch_size}, {workers} worker(s)"})
-    for backbone_id in ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k"):
-        bf16, fp32 = speeds[(backbone_id, "bf16")], speeds[(backbone_id, "fp32")]
-        rows.append({"figure": f"CPU extraction {backbone_id}: bf16 / fp32 images/s", "value": bf16 / fp32,
-                     "target": "-", "ok": True, "detail": f"{bf16:.1f} vs {fp32:.1f} img/s end to end"})
-    return rows
-
-
 def bench_cache(subset: int | None = None) -> list[dict[str, Any]]:
     """Wall time of `biobench run --force` with features in the cache / the first run's (extraction + probe).
 
@@ -153,7 +88,6 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     rows = bench_listing(repeat=3 if quick else 5)
-    rows += bench_extraction(n_images=128 if quick else 512)
     rows += bench_cache(subset=400 if quick else None)
     return rows
 

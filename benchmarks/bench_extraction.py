@@ -45,9 +45,9 @@ def _raw_forward(backbone: Any, batches: list[Any]) -> float:
         return sum(b.shape[0] for b in batches) / (time.perf_counter() - start)
 
 
-def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1, rounds: int = 3,
+def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int | None = None, rounds: int = 3,
                      dtypes: tuple[str, ...] = ("fp32", "bf16"), bf16_images: int | None = None,
-                     ) -> list[dict[str, Any]]:
+                     backbones: tuple[str, ...] = BACKBONES) -> list[dict[str, Any]]:
     """Rows of figures; ``bf16_images`` (default ``n_images``) bounds bf16 runs, which are slow on CPUs
     without bf16 instructions."""
     import torch
@@ -57,10 +57,13 @@ def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int = 1
     from biobench_core.pixel_cache import PixelCache
     from biobench_core.preprocessing import apply_geometry, normalise
 
+    from biobench_core.loader_defaults import default_workers
+
     cpu = torch.device("cpu")
+    workers = default_workers("cpu") if workers is None else workers
     task = _silhouettes(max(n_images, 64))
     rows = []
-    for backbone_id in BACKBONES:
+    for backbone_id in backbones:
         for dtype in dtypes:
             n = n_images if dtype != "bf16" or bf16_images is None else bf16_images
             examples = list(task.examples("train"))[:n]
@@ -120,12 +123,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=None, help="images per measurement (default 512, quick 128)")
     parser.add_argument("--bf16-images", type=int, default=None, help="images per bf16 measurement")
     parser.add_argument("--dtypes", default="fp32,bf16")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: the machine's)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backbones", default=",".join(BACKBONES))
     args = parser.parse_args()
     n = args.images or (128 if args.quick else 512)
     rows = bench_extraction(n_images=n, workers=args.workers, rounds=args.rounds, dtypes=tuple(args.dtypes.split(",")),
-                            bf16_images=args.bf16_images or (64 if args.quick else 128))
+                            bf16_images=args.bf16_images or (64 if args.quick else 128),
+                            backbones=tuple(args.backbones.split(",")))
     print(to_markdown(rows))
 
 

@@ -25,7 +25,6 @@ import dataclasses
 import datetime
 import hashlib
 import io
-import math
 import multiprocessing
 import os
 import shutil

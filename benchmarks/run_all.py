@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_core  # noqa: E402
+import bench_extraction  # noqa: E402
 import bench_identity  # noqa: E402
 import bench_leaderboard  # noqa: E402
 import bench_probes  # noqa: E402
@@ -45,6 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     core = bench_core.run(quick=args.quick)
     print(bench_core.to_markdown(core), flush=True)
+    extraction = bench_extraction.run(quick=args.quick)
+    print(bench_extraction.to_markdown(extraction), flush=True)
     probes = bench_probes.run(quick=args.quick)
     print(bench_probes.to_markdown(probes), flush=True)
     identity = bench_identity.run(quick=args.quick)
@@ -59,7 +62,9 @@ def main() -> int:
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
         f"{machine()}.\n\nEvery figure is a ratio of two timings from the same run on the same machine.\n\n"
-        "## Core: listing, extraction, cache, dtype\n\n" + bench_core.to_markdown(core) + "\n\n"
+        "## Core: listing and cache\n\n" + bench_core.to_markdown(core) + "\n\n"
+        "## Extraction: the input pipeline\n\n`python benchmarks/bench_extraction.py` (what is measured: its "
+        "docstring).\n\n" + bench_extraction.to_markdown(extraction) + "\n\n"
         "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
         "## Cache identity\n\n`python benchmarks/bench_identity.py`: the code identity of a backbone's plugin, computed "
         "on every cache lookup (target under 50 ms).\n\n" + bench_identity.to_markdown(identity) + "\n\n"
@@ -74,7 +79,7 @@ def main() -> int:
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in core + board + scaleout if not r["ok"]] + [
+    missed = [r["figure"] for r in core + extraction + board + scaleout if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

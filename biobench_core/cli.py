@@ -155,6 +155,16 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _gib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB >= 0, got {text!r}")
+    return value
+
+
 def _given_run_options(args: argparse.Namespace) -> set[str]:
     """The run options given on the command line: they win, so the config file's values for them are not used."""
     return {name for name in RUN_DEFAULTS if getattr(args, name) is not None}
@@ -200,6 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         results_dir=Path(args.results), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
         workers=args.workers, limit=args.limit, force=args.force, use_cache=not args.no_cache,
         on_bad_image=args.on_bad_image, settings=_pairs(args.set, "--set"), progress=not args.quiet,
+        pixel_cache_gb=args.pixel_cache_gb,
     )
     executor = _executor_choice(args, config.executor)
     if args.dry_run:
@@ -372,10 +383,15 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"weights and inputs dtype (default: {RUN_DEFAULTS['dtype']}; bf16 roughly doubles ViT "
                         f"throughput on CPU)")
     p.add_argument("--batch-size", type=_at_least(RUN_MINIMUM["batch_size"]), metavar="N",
-                   help=f"images per forward pass (default: {RUN_DEFAULTS['batch_size']})")
+                   help="images per forward pass (default: chosen for the device: 32 on CPU; 256, 128 or 64 on a GPU "
+                        "by its memory)")
     p.add_argument("--workers", type=_at_least(RUN_MINIMUM["workers"]), metavar="N",
-                   help=f"DataLoader decoding processes; 0 decodes in this process "
-                        f"(default: {RUN_DEFAULTS['workers']})")
+                   help="DataLoader decoding processes; 0 decodes in this process (default: chosen for the machine: "
+                        "0 on a CPU of 2 cores or fewer, a quarter of the cores on a larger CPU, all cores but one "
+                        "(at most 16) with a GPU)")
+    p.add_argument("--pixel-cache-gb", type=_gib, metavar="GIB",
+                   help="GiB of decoded pixels kept in the cache folder, so backbones with the same resize and crop "
+                        "decode each image once; 0 turns it off (default: $BIOBENCH_PIXEL_CACHE_GB or 50)")
     p.add_argument("--limit", type=_at_least(RUN_MINIMUM["limit"]), metavar="N",
                    help="smoke mode: first N examples per split; results are not comparable and hidden from reports")
     p.add_argument("--force", action="store_true", help="redo finished experiments (features still come from cache)")

@@ -32,7 +32,8 @@ matrix runs (see :class:`ExecutorConfig` and docs/scaleout.md)::
     sbatch = { constraint = "a100" }   # any further sbatch option
 
 Top-level keys are the ``run`` options (``results``, ``device``, ``dtype``, ``batch_size``, ``workers``,
-``limit``, ``on_bad_image``), checked like their flags; a flag given on the command line always wins over them,
+``limit``, ``on_bad_image``, ``pixel_cache_gb``), checked like their flags (``batch_size`` and ``workers``, when
+neither gives them, are chosen for the machine: :mod:`biobench_core.loader_defaults`); a flag given on the command line always wins over them,
 even when it equals its default. A task's ``settings`` must be ones the task declares (see
 :class:`biobench_core.tasks.Task`); ``--set`` wins over them. A task's relative ``data`` path is relative to the
 config file; ``results`` is relative to the current directory, like ``--results``.
@@ -65,8 +66,8 @@ __all__ = ["RunConfig", "TaskRequest", "ExecutorConfig", "load_config", "ConfigE
 
 #: The run options a config file may set at its top, with the defaults that apply when neither the command line
 #: nor the file gives them, the choices of those that take a word and the minimum of those that take a count.
-OPTION_DEFAULTS: dict[str, Any] = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": 32,
-                                   "workers": 1, "limit": None, "on_bad_image": "skip"}
+OPTION_DEFAULTS: dict[str, Any] = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": None,
+                                   "workers": None, "limit": None, "on_bad_image": "skip", "pixel_cache_gb": None}
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {"device": ("auto", "cpu", "cuda"), "dtype": ("fp32", "bf16", "fp16"),
                                               "on_bad_image": ("skip", "fail")}
 OPTION_MINIMUM: dict[str, int] = {"batch_size": 1, "workers": 0, "limit": 1}
@@ -345,6 +346,8 @@ def _option_problem(key: str, value: Any) -> str | None:
     if key in OPTION_MINIMUM and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < OPTION_MINIMUM[key]):
         return f"expected an integer >= {OPTION_MINIMUM[key]}"
+    if key == "pixel_cache_gb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
+        return "expected a number of GiB >= 0 (0 turns the pixel cache off)"
     if key == "results" and (not isinstance(value, str) or not value):
         return "expected a folder name (a non-empty string)"
     return None

@@ -29,7 +29,6 @@ This module is torch-free; pooch, requests and tqdm (the ``data`` extra) are imp
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import os

@@ -35,6 +35,7 @@ from biobench_core.catalog import load_task, resolve_backbone, resolve_task
 from biobench_core.claims import Claimant, Heartbeat, record_failure, release_all, try_claim
 from biobench_core.config import ConfigError, TaskRequest
 from biobench_core.errors import debug_enabled, one_line
+from biobench_core.loader_defaults import resolve_loader
 from biobench_core.feature_source import LazyBackbone, SplitInput, code_identity, experiment_features
 from biobench_core.provenance import changed_code, code_behind, device_name, peak_memory_mb, versions
 from biobench_core.report_model import get_git_hash
@@ -91,8 +92,8 @@ class RunOptions:
     results_dir: Path = Path("results")
     device: str = "auto"
     dtype: str = "fp32"
-    batch_size: int = 32
-    workers: int = 1
+    batch_size: int | None = None  # None: chosen for the device (biobench_core.loader_defaults)
+    workers: int | None = None  # None: chosen for the machine (biobench_core.loader_defaults)
     limit: int | None = None
     force: bool = False
     use_cache: bool = True
@@ -100,6 +101,7 @@ class RunOptions:
     on_bad_image: str = "skip"
     settings: dict[str, str] = dataclasses.field(default_factory=dict)
     progress: bool = True
+    pixel_cache_gb: float | None = None  # decoded pixels kept for reuse; None: $BIOBENCH_PIXEL_CACHE_GB or 50
     # -- scale-out (biobench_core.worker) ----------------------------------------------------------------------
     #: ``None``: try each experiment once per run, whatever failed before. A number: skip an experiment that failed
     #: that many attempts in all, and retry a failure within this run until then (what workers do).
@@ -277,7 +279,12 @@ def _run_cells(cells: list[Cell], store: ResultsStore, device: Any, options: Run
                     else f"the code behind the stored result changed ({', '.join(changed)})")
             log(f"redo  {cell.name}: {what}")
         pending.append(cell)
-    cache = FeatureCache(options.cache_dir) if options.use_cache else None
+    if pending:  # workers and batch size for this machine, unless given; said once, recorded in every result
+        workers, batch_size, chosen = resolve_loader(device, options.workers, options.batch_size)
+        options = dataclasses.replace(options, workers=workers, batch_size=batch_size)
+        if chosen:
+            log(f"input {chosen}")
+    cache = FeatureCache(options.cache_dir, pixel_budget_gb=options.pixel_cache_gb) if options.use_cache else None
     claimant = Claimant.here(options.claim_timeout)
     backbones = _Backbones(device, options.dtype)
     try:
@@ -418,5 +425,8 @@ def _run_one(backbone: LazyBackbone, plan: PlannedTask, key: ExperimentKey, cach
         in_benchmark_mean=not task.spec.prior_work,
         identity={"weights_id": identity["weights_id"], "transform": identity["transform"],
                   "backbone_code": backbone.code,
-                  "feature_keys": {s: metas[s].get("feature_key") for s in SPLITS}},
+                  "feature_keys": {s: metas[s].get("feature_key") for s in SPLITS},
+                  "input": {"workers": options.workers, "batch_size": options.batch_size,
+                            "pipeline": {s: metas[s].get("pipeline") for s in SPLITS},
+                            "pixels": {s: metas[s].get("pixels") for s in SPLITS}}},
     )

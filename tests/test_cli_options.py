@@ -78,7 +78,8 @@ def test_without_a_config_the_defaults_apply(in_process, captured):
     assert proc.returncode == 0, proc.stderr
     options = captured["options"]
     assert (options.dtype, options.batch_size, options.workers, options.limit, options.device,
-            options.on_bad_image, str(options.results_dir)) == ("fp32", 32, 1, None, "auto", "skip", "results")
+            options.on_bad_image, str(options.results_dir)) == ("fp32", None, None, None, "auto", "skip", "results")
+    assert options.pixel_cache_gb is None  # None: chosen when the run starts (biobench_core.loader_defaults)
 
 
 @pytest.mark.parametrize(("flag", "value", "expected"), [
@@ -86,6 +87,8 @@ def test_without_a_config_the_defaults_apply(in_process, captured):
     ("--workers", "-1", "expected an integer >= 0, got -1"),
     ("--limit", "0", "expected an integer >= 1, got 0"),
     ("--batch-size", "many", "expected an integer >= 1, got 'many'"),
+    ("--pixel-cache-gb", "-2", "expected a number of GiB >= 0, got '-2'"),
+    ("--pixel-cache-gb", "lots", "expected a number of GiB >= 0, got 'lots'"),
 ])
 def test_a_bad_number_names_its_flag(capsys, captured, flag, value, expected):
     from biobench_core.cli import main
@@ -105,6 +108,8 @@ def test_a_bad_number_names_its_flag(capsys, captured, flag, value, expected):
     ('batch_size = "4"', "1: batch_size = '4': expected an integer >= 1"),
     ('batch_size = 4.5', "1: batch_size = 4.5: expected an integer >= 1"),
     ('dtype = "fp8"', "1: dtype = 'fp8': expected one of fp32, bf16, fp16"),
+    ('pixel_cache_gb = -1', "1: pixel_cache_gb = -1: expected a number of GiB >= 0"),
+    ('pixel_cache_gb = "big"', "1: pixel_cache_gb = 'big': expected a number of GiB >= 0"),
     ('device = "tpu"', "1: device = 'tpu': expected one of auto, cpu, cuda"),
     ('on_bad_image = "ignore"', "1: on_bad_image = 'ignore': expected one of skip, fail"),
     ('\n# the dtype\ndtyp = "bf16"', "3: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], "),
@@ -139,7 +144,9 @@ def test_a_flag_wins_even_over_a_bad_config_value(tmp_path, in_process, captured
 def test_help_shows_the_defaults(run_cli):
     proc = run_cli("run", "--help", check=True)
     text = " ".join(proc.stdout.split())
-    for default in ("(default: ./results)", "(default: auto)", "(default: fp32;", "(default: 32)", "(default: 1)"):
+    for default in ("(default: ./results)", "(default: auto)", "(default: fp32;",
+                    "(default: chosen for the device: 32 on CPU;", "(default: chosen for the machine: 0 on a CPU",
+                    "(default: $BIOBENCH_PIXEL_CACHE_GB or 50)"):
         assert default in text
 
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from biobench_core import BackboneSpec, EncodedImgBatch, Preprocessing, TaskSpec, VisionBackbone
+from biobench_core import EncodedImgBatch, Preprocessing, TaskSpec, VisionBackbone
 from biobench_core.extraction import BadImageWarning, extract, prepare_backbone
 from biobench_core.images import load_image
 from biobench_core.pixel_cache import PixelCache
@@ -302,3 +302,32 @@ def test_reduced_scale_decoding_is_keyed_apart_from_full_decoding(tmp_path, monk
     callable_path = _extract(Declared(BICUBIC), task, use_declared_preprocessing=False)
     scale = np.abs(callable_path.split.features).max()
     assert np.abs(declared.split.features - callable_path.split.features).max() <= 0.05 * scale
+
+
+def test_a_run_decodes_once_for_backbones_that_share_a_geometry(in_process, tmp_path, make_image_folder):
+    """End to end through `biobench run`: two weights of one timm model share the decoded pixels, a model with
+    another geometry decodes again; each result records its input pipeline."""
+    import json
+    import sqlite3
+
+    from biobench_core.catalog import load_backbone
+    from biobench_core.extraction import declared_preprocessing
+
+    resnet, vit = "timm/resnet18", "timm/vit_tiny_patch16_224.augreg_in21k"
+    assert declared_preprocessing(load_backbone(resnet, "random")).geometry != \
+        declared_preprocessing(load_backbone(vit, "random")).geometry
+    data = make_image_folder(tmp_path / "colours")
+    results = tmp_path / "results"
+    proc = in_process("run", "--backbone", resnet, "--weights", "random", "--backbone", resnet, "--weights",
+                      "random:1", "--backbone", vit, "--weights", "random", "--task", "tasks/image-folder", "--data",
+                      f"image-folder={data}", "--results", str(results), "--device", "cpu", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(results / "biobench.sqlite") as db:
+        rows = db.execute("SELECT backbone, weights, identity FROM experiments").fetchall()
+    from biobench_core.catalog import resolve_backbone
+
+    resnet, vit = resolve_backbone(resnet).id, resolve_backbone(vit).id  # as the store keys them
+    pixels = {(b, w): json.loads(identity)["input"]["pixels"] for b, w, identity in rows}
+    assert pixels[(resnet, "random")] == {"train": "written", "test": "written"}
+    assert pixels[(resnet, "random:1")] == {"train": "hit", "test": "hit"}
+    assert pixels[(vit, "random")] == {"train": "written", "test": "written"}
