@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import to_markdown  # noqa: E402 - the same table as the core's figures (benchmarks/ on the path)
+
+__all__ = ["bench_extraction", "run", "to_markdown"]
+
 BACKBONES = ("effnet/lite0", "timm/vit_tiny_patch16_224.augreg_in21k")
 TARGET = 0.9
 
@@ -103,14 +107,6 @@ def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int | N
                              "detail": f"{best[path]:.1f} vs {raw:.1f} img/s (best of {rounds} alternating runs), "
                                        f"{n} images, batch {batch_size}, {workers} worker(s)"})
     return rows
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3f} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 from biobench_core.config import ExecutorConfig
 from biobench_core.worker import Worker, WorkerJob
 
-__all__ = ["SlurmExecutor", "SlurmError", "check_controller", "sbatch_parameters"]
+__all__ = ["SlurmExecutor", "SlurmError", "check_controller", "sbatch_parameters", "environ_over"]
 
 CONTROLLER_TIMEOUT_S = 8.0
 
@@ -30,7 +30,7 @@ class SlurmError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _environ(env: dict[str, str]) -> Iterator[None]:
+def environ_over(env: dict[str, str]) -> Iterator[None]:
     """``env`` over ``os.environ`` while submitit calls Slurm's commands (it passes no environment of its own)."""
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -45,7 +45,7 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
 
 
 def _command(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    with _environ(env):
+    with environ_over(env):
         if shutil.which(args[0]) is None:
             raise SlurmError(f"Slurm's {args[0]} is not on PATH: is this a Slurm login node? "
                              "(use [executor] kind = \"local\" to run on this machine)")
@@ -109,12 +109,12 @@ class _Job:
         self.name = f"Slurm job {job.job_id}"
 
     def done(self) -> bool:
-        with _environ(self.env):
+        with environ_over(self.env):
             self.watch.refresh(self.job)
             return bool(self.job.done())
 
     def error(self) -> str | None:
-        with _environ(self.env):
+        with environ_over(self.env):
             state = self.job.state
             if state.startswith("COMPLETED"):
                 return None
@@ -125,7 +125,7 @@ class _Job:
             return f"{state}: {str(exc).strip().splitlines()[-1]}" if exc else state
 
     def cancel(self) -> None:
-        with _environ(self.env):
+        with environ_over(self.env):
             self.job.cancel(check=False)
 
 
@@ -139,12 +139,12 @@ class SlurmExecutor:
         self.default_workers = config.array_parallelism or 4
         self.watch = _Watch()
         check_controller(config.partition, self.env)
-        with _environ(self.env):
+        with environ_over(self.env):
             self.executor = submitit.SlurmExecutor(folder=str(folder / "%j"))
             self.executor.update_parameters(**sbatch_parameters(config))
 
     def start(self, jobs: list[WorkerJob]) -> list[_Job]:
-        with _environ(self.env):
+        with environ_over(self.env):
             with self.executor.batch():
                 submitted = [self.executor.submit(Worker(job)) for job in jobs]
         return [_Job(job, self.env, self.watch) for job in submitted]

@@ -18,7 +18,8 @@ This module is also a pytest plugin, off by default: turn it on with ``-p bioben
 - ``register_plugin(obj, namespace)``: add a throwaway in-process plugin (a module or any object with hook
   functions) to that registry for one test.
 
-Importing this module imports no torch; the checks import it when they run. The checks need no pytest either:
+``biobench_core.testing.pipeline`` checks a declared preprocessing end to end (it imports PIL; import it
+yourself). Importing this module imports no torch; the checks import it when they run. The checks need no pytest either:
 ``biobench plugins validate`` runs them in a plain install of ``biobench-core[run]``; only the fixtures (in
 ``_fixtures``, re-exported here when pytest is importable) need it. (PYTEST_DONT_REWRITE: the kit reports through
 its own errors, so pytest need not rewrite its asserts, and does not warn when a test module imported it before

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from biobench_core.executors.slurm import environ_over
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SH = REPO / "scripts" / "slurm" / "cluster.sh"
 DEFAULT_DIR = "/tmp/biobench-slurm"
@@ -91,16 +93,10 @@ def slurm_cluster():
                            started_here=started, startup_s=startup_s)
     _STARTUP_REPORT.append(f"slurm cluster: {'started' if started else 'already up, reused'} in {startup_s:.1f}s, "
                            f"SLURM_CONF={env.get('SLURM_CONF')}")
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # submitit's sbatch/sacct/scancel subprocesses read it
     try:
-        yield cluster
+        with environ_over(env):  # submitit's sbatch/sacct/scancel subprocesses read it
+            yield cluster
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         t0 = time.monotonic()
         release = run_cluster_sh("release", lease, timeout=120)
         lines = release.stderr.strip().splitlines() or [f"release exited {release.returncode}"]

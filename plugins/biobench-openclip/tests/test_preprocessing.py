@@ -15,15 +15,12 @@ import copy
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import biobench_core
-from biobench_core import TaskSpec
-from biobench_core.extraction import extract, prepare_backbone
-from biobench_core.images import load_image
 from biobench_core.preprocessing import Geometry, Preprocessing, apply_geometry, normalise
-from biobench_core.tasks import Example, Task
 from biobench_core.testing import check_backbone, make_test_images
+from biobench_core.testing.pipeline import (LARGE_JPEG_FILES, MIXED_IMAGE_FILES, ImageFilesTask, photo_like_image,
+                                            pipeline_features)
 
 open_clip = pytest.importorskip("open_clip")
 
@@ -61,7 +58,8 @@ def test_the_declared_preprocessing_is_the_pretrained_config(backbone_id, expect
 def _assert_same_pixels(backbone: OpenClipBackbone) -> None:
     """The declared preprocessing gives exactly the pixels of ``make_img_transform()`` (float32, on CPU)."""
     declared, transform = backbone.preprocessing(), backbone.make_img_transform()
-    images = make_test_images(3) + [_image(300, 90, "RGB", 1), _image(9, 6, "L", 2), _image(70, 50, "P", 3)]
+    extra = [(300, 90, "RGB"), (9, 6, "L"), (70, 50, "P")]
+    images = make_test_images(3) + [photo_like_image(w, h, mode, seed) for seed, (w, h, mode) in enumerate(extra, 1)]
     for img in images:
         got = normalise(torch.from_numpy(apply_geometry(img, declared.geometry))[None], declared, torch.float32)[0]
         assert torch.equal(got, transform(img)), (img.size, img.mode)
@@ -133,53 +131,6 @@ def test_the_kit_checks_the_declaration_against_the_transform():
 
 # -- features: the declared pipeline against today's PIL path -----------------------------------------------------
 
-def _image(width: int, height: int, mode: str, seed: int) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([np.sin(x / 17), np.cos(y / 11), np.sin((x + y) / 29)], axis=-1) * 90 + 128
-    pixels = np.clip(base + rng.normal(0, 30, size=base.shape), 0, 255).astype(np.uint8)
-    img = Image.fromarray(pixels, mode="RGB")
-    return img.convert(mode, palette=Image.Palette.ADAPTIVE) if mode == "P" else img.convert(mode)
-
-
-#: (width, height, mode): larger and smaller than the crops, wide, tall, square, and the modes the loop meets.
-IMAGES = [(320, 240, "RGB"), (64, 48, "RGB"), (500, 120, "RGB"), (90, 260, "L"), (160, 160, "RGBA"),
-          (33, 21, "P"), (241, 199, "RGB")]
-
-
-#: Large enough that the declared path decodes them at 1/2 scale (``biobench_core.images.decoding_for``).
-LARGE_JPEGS = [(1400, 1100, "RGB"), (1000, 1700, "RGB")]
-
-
-class Files(Task):
-    """A task over image files written to ``folder`` (JPEG for RGB, PNG for the other modes), decoded as every
-    task decodes them, with :func:`biobench_core.images.load_image`; every example is in ``train``."""
-
-    def __init__(self, folder, sizes):
-        super().__init__(TaskSpec(id="test/files", factory="x:y", needs_data=False))
-        self.paths = []
-        for i, (width, height, mode) in enumerate(sizes):
-            path = folder / f"img{i}.{'jpg' if mode == 'RGB' else 'png'}"
-            _image(width, height, mode, seed=i).save(path, **({"quality": 90} if mode == "RGB" else {}))
-            self.paths.append(path)
-
-    def examples(self, split):
-        return [Example(id=path.name, label=i % 2, source=str(path)) for i, path in enumerate(self.paths)]
-
-    def load(self, example):
-        return load_image(example.source)
-
-
-def _both_paths(backbone, task, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    device = torch.device("cpu")
-    backbone = prepare_backbone(backbone, device, dtype)
-    runs = [extract(backbone, task, "train", device=device, dtype=dtype, batch_size=3, progress=False,
-                    use_declared_preprocessing=declared) for declared in (True, False)]
-    assert runs[1].pipeline == "callable transform" != runs[0].pipeline  # the two paths did run
-    assert runs[0].split.examples == runs[1].split.examples and not runs[0].skipped
-    return runs[0].split.features, runs[1].split.features
-
-
 def _squashed(backbone: OpenClipBackbone) -> OpenClipBackbone:
     """The same tower under a SigLIP-style config (squash, bilinear, mean and std 0.5): the transform and the
     declaration both follow ``preprocess_cfg``."""
@@ -205,14 +156,16 @@ def test_fp32_features_match_the_pil_path(tmp_path, vit, backbone_id, squash, n_
         backbone = biobench_core.load_backbone(backbone_id, weights="random")
     if squash:
         backbone = _squashed(backbone)
-    declared, pil = _both_paths(backbone, Files(tmp_path, IMAGES[:n_images]), "fp32")
+    declared, pil = pipeline_features(backbone, ImageFilesTask(tmp_path, MIXED_IMAGE_FILES[:-1][:n_images]), "fp32",
+                                      batch_size=3)
     np.testing.assert_allclose(declared, pil, rtol=0, atol=1e-5 * float(np.abs(pil).max()))
 
 
 def test_bf16_features_match_the_pil_path(tmp_path, vit):
     """bf16 (weights and inputs): the two paths cast the same float32 pixels to bf16, so the features agree
     within bf16's tolerance, 2e-2 of their largest magnitude (bf16 keeps 8 significant bits)."""
-    declared, pil = _both_paths(copy.deepcopy(vit), Files(tmp_path, IMAGES[:2]), "bf16")
+    task = ImageFilesTask(tmp_path, MIXED_IMAGE_FILES[:-1][:2])
+    declared, pil = pipeline_features(copy.deepcopy(vit), task, "bf16", batch_size=3)
     np.testing.assert_allclose(declared, pil, rtol=0, atol=2e-2 * float(np.abs(pil).max()))
 
 
@@ -221,6 +174,7 @@ def test_large_jpegs_decoded_at_reduced_scale_match_within_resampling_noise(tmp_
     and resized from there: its pixels differ from a full decode by resampling noise, and the features by about
     3e-3 of their magnitude here. The tolerance is bf16's, 2e-2 of the largest magnitude (not fp32's: the
     feature cache keys the two decodings apart, so they are never mixed)."""
-    declared, pil = _both_paths(copy.deepcopy(vit), Files(tmp_path, LARGE_JPEGS), "fp32")
+    declared, pil = pipeline_features(copy.deepcopy(vit), ImageFilesTask(tmp_path, LARGE_JPEG_FILES), "fp32",
+                                      batch_size=3)
     np.testing.assert_allclose(declared, pil, rtol=0, atol=2e-2 * float(np.abs(pil).max()))
     assert not np.array_equal(declared, pil)  # reduced-scale decoding did happen
