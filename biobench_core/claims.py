@@ -157,19 +157,8 @@ def try_claim(store: ResultsStore, key: ExperimentKey, claimant: Claimant, *, is
 
     One ``BEGIN IMMEDIATE`` transaction: of any number of processes claiming the same key at once, one gets it.
     """
-    try:
-        store.db.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise _sqlite_error(store.path, exc) from exc
-    try:
-        outcome = _claim(store, key, claimant, is_done, max_attempts)
-        store.db.execute("COMMIT")
-    except BaseException as exc:
-        store.db.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise _sqlite_error(store.path, exc) from exc
-        raise
-    return outcome
+    with store.transaction():
+        return _claim(store, key, claimant, is_done, max_attempts)
 
 
 def _claim(store: ResultsStore, key: ExperimentKey, claimant: Claimant, is_done: DoneCheck,
@@ -206,8 +195,7 @@ def release(store: ResultsStore, key: ExperimentKey, claimant: Claimant) -> None
 def record_failure(store: ResultsStore, key: ExperimentKey, claimant: Claimant, error: str, traceback: str,
                    *, attempts: int = 1) -> int:
     """Count ``attempts`` more failed attempts of ``key``, keep the last error, and release the claim; the total."""
-    try:
-        store.db.execute("BEGIN IMMEDIATE")
+    with store.transaction():
         store.db.execute(
             "INSERT INTO failures (backbone, weights, task, settings, data, attempts, error, traceback, host, job,"
             " posix_time) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (backbone, weights, task, settings, data) DO "
@@ -216,11 +204,6 @@ def record_failure(store: ResultsStore, key: ExperimentKey, claimant: Claimant, 
             (*_key(key), attempts, error, traceback, claimant.host, claimant.job, time.time()))
         store.db.execute("DELETE FROM claims WHERE " + _WHERE + " AND owner=?", (*_key(key), claimant.owner))
         total = store.db.execute("SELECT attempts FROM failures WHERE " + _WHERE, _key(key)).fetchone()[0]
-        store.db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if store.db.in_transaction:
-            store.db.execute("ROLLBACK")
-        raise _sqlite_error(store.path, exc) from exc
     return int(total)
 
 

@@ -22,6 +22,7 @@ and ``wal=False`` (the per-job files of ``[executor] store = "files"``) keeps a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -395,11 +396,7 @@ class ResultsStore:
         if self.readonly:
             raise StoreError(f"results store {self.path} was opened read-only")
         k = record.key
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _sqlite_error(self.path, exc) from exc
-        try:
+        with self.transaction():
             self.db.execute(
                 "DELETE FROM experiments WHERE backbone=? AND weights=? AND task=? AND settings=? AND data IS ?",
                 dataclasses.astuple(k))
@@ -426,13 +423,25 @@ class ResultsStore:
             self.db.execute(f"DELETE FROM failures WHERE {where}", dataclasses.astuple(k))
             if release is not None:
                 self.db.execute(f"DELETE FROM claims WHERE {where} AND owner=?", (*dataclasses.astuple(k), release))
+        return experiment_id
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: other writers wait for it), committed at the end or rolled
+        back on any error; an SQLite error becomes a :class:`StoreError` naming the store."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _sqlite_error(self.path, exc) from exc
+        try:
+            yield self.db
             self.db.execute("COMMIT")
         except BaseException as exc:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise _sqlite_error(self.path, exc) from exc
             raise
-        return experiment_id
 
     def experiments(self, *, include_not_comparable: bool = False) -> Iterator[ExperimentRecord]:
         """Every stored experiment with its predictions, oldest first."""

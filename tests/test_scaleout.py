@@ -84,21 +84,29 @@ def _job(scale_matrix, config) -> WorkerJob:
     return WorkerJob(loaded.backbones, loaded.tasks, options, "w-test")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_to_a_worker_releases_its_claim_and_records_no_failure(scale_matrix, sig):
+def _worker_with_a_claim(scale_matrix, config, stderr):
+    """A local worker process (``python -m biobench_core.worker``) on a slow cell, once it holds its claim."""
+    import os
     import subprocess
     import sys
 
-    config = scale_matrix.config(weights='"a"', n_train="6")
-    worker = subprocess.Popen([sys.executable, "-m", "biobench_core.worker"], stdin=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
-                              env={**__import__("os").environ, **scale_matrix.env, "SCALE_DELAY": "5"})
+    worker = subprocess.Popen([sys.executable, "-m", "biobench_core.worker"], stdin=subprocess.PIPE, stderr=stderr,
+                              text=True, env={**os.environ, **scale_matrix.env, "SCALE_DELAY": "5"})
     worker.stdin.write(_job(scale_matrix, config).to_json())
     worker.stdin.close()
     deadline = time.time() + 60
     while time.time() < deadline and not ((scale_matrix.results / "biobench.sqlite").exists()
                                           and _claims(scale_matrix.results)):
         time.sleep(0.1)
+    return worker
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_a_worker_releases_its_claim_and_records_no_failure(scale_matrix, sig):
+    import subprocess
+
+    config = scale_matrix.config(weights='"a"', n_train="6")
+    worker = _worker_with_a_claim(scale_matrix, config, subprocess.PIPE)
     [(_, _, pid, _)] = _claims(scale_matrix.results)
     assert pid == worker.pid
     worker.send_signal(sig)
@@ -112,19 +120,10 @@ def test_a_signal_to_a_worker_releases_its_claim_and_records_no_failure(scale_ma
 
 
 def test_a_killed_worker_s_cell_is_run_by_the_next_launcher(scale_matrix):
-    import os
     import subprocess
-    import sys
 
     config = scale_matrix.config(weights='"a"', n_train="6")
-    worker = subprocess.Popen([sys.executable, "-m", "biobench_core.worker"], stdin=subprocess.PIPE, text=True,
-                              stderr=subprocess.DEVNULL, env={**os.environ, **scale_matrix.env, "SCALE_DELAY": "5"})
-    worker.stdin.write(_job(scale_matrix, config).to_json())
-    worker.stdin.close()
-    deadline = time.time() + 60
-    while time.time() < deadline and not ((scale_matrix.results / "biobench.sqlite").exists()
-                                          and _claims(scale_matrix.results)):
-        time.sleep(0.1)
+    worker = _worker_with_a_claim(scale_matrix, config, subprocess.DEVNULL)
     worker.kill()  # kill -9: no handler runs, the claim stays behind
     worker.wait()
     assert len(_claims(scale_matrix.results)) == 1
