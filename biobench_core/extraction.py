@@ -360,8 +360,7 @@ def extract(
                     warnings.warn(message, BadImageWarning, stacklevel=2)
                 skipped.extend(bad)
                 if writer is not None:
-                    writer.add(indices, pixels.numpy() if pixels is not None else np.zeros((0, 0, 0, 3), np.uint8),
-                               counts, bad, n_scaled)
+                    writer.add(indices, None if pixels is None else pixels.numpy(), counts, bad, n_scaled)
                 if pixels is not None:
                     batch = to_input(pixels)
                     encoded = backbone.img_encode(batch)

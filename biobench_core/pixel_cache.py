@@ -175,11 +175,12 @@ class PixelWriter:
         self.failed: str | None = None
         self._file = open(tmp / _PIXELS, "wb")  # noqa: SIM115 - closed in commit/abort
 
-    def add(self, positions: Sequence[int], pixels: np.ndarray, counts: Sequence[int], skipped: Sequence[str],
+    def add(self, positions: Sequence[int], pixels: np.ndarray | None, counts: Sequence[int], skipped: Sequence[str],
             n_scaled: int) -> None:
+        """One loader batch: its kept examples' frames (``None`` when none was decoded) and its skipped ones."""
         self.skipped.extend(skipped)
         self.n_scaled += n_scaled
-        if self.failed is not None or not len(positions):
+        if self.failed is not None or pixels is None:
             return
         if tuple(pixels.shape[1:]) != self.frame_shape or pixels.dtype != np.uint8:
             self.failed = f"frames of shape {tuple(pixels.shape[1:])}, expected {self.frame_shape}"
