@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from biobench_core.config import gib_or_none
 from biobench_core.pixel_cache import DEFAULT_BUDGET_GB, PixelCache
 from biobench_core.tasks import Example, SplitFeatures
 
@@ -56,11 +57,8 @@ def pixel_budget_gb_from_env() -> float:
     text = os.environ.get(PIXEL_BUDGET_ENV, "").strip()
     if not text:
         return DEFAULT_BUDGET_GB
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0:  # also NaN
+    value = gib_or_none(text)
+    if value is None:
         raise ValueError(f"{PIXEL_BUDGET_ENV}={text!r}: expected a number of GiB >= 0 (0 turns the pixel cache off)")
     return value
 

@@ -19,6 +19,7 @@ from biobench_core import __version__
 from biobench_core.config import OPTION_CHOICES as RUN_CHOICES
 from biobench_core.config import OPTION_DEFAULTS as RUN_DEFAULTS
 from biobench_core.config import OPTION_MINIMUM as RUN_MINIMUM
+from biobench_core.config import gib_or_none
 from biobench_core.errors import debug_enabled, one_line
 
 EXIT_FAILURE = 1
@@ -156,11 +157,8 @@ def _at_least(minimum: int) -> Callable[[str], int]:
 
 
 def _gib(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0:
+    value = gib_or_none(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"expected a number of GiB >= 0, got {text!r}")
     return value
 

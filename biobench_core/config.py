@@ -62,7 +62,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["RunConfig", "TaskRequest", "ExecutorConfig", "load_config", "ConfigError", "OPTION_DEFAULTS",
-           "OPTION_CHOICES", "OPTION_MINIMUM", "EXECUTOR_KINDS", "parse_minutes"]
+           "OPTION_CHOICES", "OPTION_MINIMUM", "EXECUTOR_KINDS", "parse_minutes", "gib_or_none"]
 
 #: The run options a config file may set at its top, with the defaults that apply when neither the command line
 #: nor the file gives them, the choices of those that take a word and the minimum of those that take a count.
@@ -337,6 +337,15 @@ class _Checker:
                 raise self.fail(line, f"[executor]: {key} = {value!r}: expected {fields[key].metadata['expected']}")
             values[key] = tuple(value) if isinstance(value, list) else value
         return ExecutorConfig(**values)
+
+
+def gib_or_none(text: str) -> float | None:
+    """``text`` as a number of GiB >= 0 (the pixel cache's budget, from a flag or the environment), else ``None``."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None  # NaN fails the comparison too
 
 
 def _option_problem(key: str, value: Any) -> str | None:

@@ -331,3 +331,23 @@ def test_a_run_decodes_once_for_backbones_that_share_a_geometry(in_process, tmp_
     assert pixels[(resnet, "random")] == {"train": "written", "test": "written"}
     assert pixels[(resnet, "random:1")] == {"train": "hit", "test": "hit"}
     assert pixels[(vit, "random")] == {"train": "written", "test": "written"}
+
+
+@pytest.mark.parametrize(("value", "budget"), [("", 50.0), ("0", 0.0), ("2.5", 2.5)])
+def test_the_pixel_budget_comes_from_the_environment(monkeypatch, tmp_path, value, budget):
+    from biobench_core.cache import FeatureCache
+
+    monkeypatch.setenv("BIOBENCH_PIXEL_CACHE_GB", value)
+    cache = FeatureCache(tmp_path)
+    assert cache.pixel_budget_gb == budget
+    assert (cache.pixels is None) == (budget == 0)
+    assert FeatureCache(tmp_path, pixel_budget_gb=1.0).pixels.budget_bytes == 2**30  # the flag wins
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "nan"])
+def test_a_bad_pixel_budget_in_the_environment_is_named(monkeypatch, tmp_path, value):
+    from biobench_core.cache import FeatureCache
+
+    monkeypatch.setenv("BIOBENCH_PIXEL_CACHE_GB", value)
+    with pytest.raises(ValueError, match=f"BIOBENCH_PIXEL_CACHE_GB='{value}': expected a number of GiB >= 0"):
+        FeatureCache(tmp_path)
