@@ -95,8 +95,12 @@ def _worker_with_a_claim(scale_matrix, config, stderr):
     worker.stdin.write(_job(scale_matrix, config).to_json())
     worker.stdin.close()
     deadline = time.time() + 60
-    while time.time() < deadline and not ((scale_matrix.results / "biobench.sqlite").exists()
-                                          and _claims(scale_matrix.results)):
+    while time.time() < deadline:
+        try:
+            if (scale_matrix.results / "biobench.sqlite").exists() and _claims(scale_matrix.results):
+                break
+        except sqlite3.OperationalError:  # the file exists, its schema is not committed yet
+            pass
         time.sleep(0.1)
     return worker
 

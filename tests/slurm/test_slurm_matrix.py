@@ -43,7 +43,10 @@ def test_a_cancelled_job_s_cell_is_retried_and_lands(scale_matrix, slurm_cluster
     while time.time() < deadline and not claimed:
         time.sleep(0.5)
         if (scale_matrix.results / "biobench.sqlite").exists():
-            claimed = _db(scale_matrix, "SELECT job FROM claims WHERE job != ''")
+            try:
+                claimed = _db(scale_matrix, "SELECT job FROM claims WHERE job != ''")
+            except sqlite3.OperationalError:  # the file exists, its schema is not committed yet
+                continue
     assert claimed, "no Slurm job claimed a cell within 3 minutes"
     [(job,)] = claimed
     subprocess.run(["scancel", job.split("_")[0]], check=True, env={**slurm_cluster.env, **_path()})
