@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --constraint constraints.txt
 STAMP := $(VENV)/.installed
 PACKAGES := pyproject.toml plugins/biobench-timm/pyproject.toml plugins/biobench-openclip/pyproject.toml \
-	plugins/biobench-tasks/pyproject.toml examples/biobench-effnet-lite/pyproject.toml constraints.txt \
-	requirements-test.txt
+	plugins/biobench-tasks/pyproject.toml plugins/biobench-slurm/pyproject.toml \
+	examples/biobench-effnet-lite/pyproject.toml constraints.txt requirements-test.txt
 
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -14,7 +14,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 # `make dist`: wheels and sdists of the core and every first-party plugin, into $(DIST) (a wheel is built from its
 # sdist, so a broken sdist fails here). Installable without an index: pip install --no-index --find-links dist ...
 DIST ?= dist
-DIST_PROJECTS := . plugins/biobench-timm plugins/biobench-openclip plugins/biobench-tasks examples/biobench-effnet-lite
+DIST_PROJECTS := . plugins/biobench-timm plugins/biobench-openclip plugins/biobench-tasks plugins/biobench-slurm \
+	examples/biobench-effnet-lite
 
 .PHONY: install slurm-install slurm-start slurm-stop demo test bench bench-gpu dist clean
 
@@ -25,7 +26,7 @@ $(STAMP): $(PACKAGES)
 	$(PIP) --upgrade pip setuptools wheel
 	$(PIP) torch==2.14.1 torchvision==0.29.1
 	$(PIP) -e ".[run]" -e plugins/biobench-timm -e plugins/biobench-openclip -e plugins/biobench-tasks \
-		-e examples/biobench-effnet-lite -r requirements-test.txt
+		-e plugins/biobench-slurm -e examples/biobench-effnet-lite -r requirements-test.txt
 	# animal-mnist's metadata wrongly pulls tensorflow; biobench reads its data files directly.
 	$(PIP) --no-deps animal-mnist==0.4
 	touch $(STAMP)
@@ -34,20 +35,23 @@ demo: install
 	$(VENV)/bin/biobench run --config examples/demo.toml
 	$(VENV)/bin/biobench report --results results/demo
 
-# The Slurm tests (tests/slurm) run a real single-node cluster: `slurm-install` apt-installs Slurm, slurmdbd, munge
-# and MariaDB when missing (as root; otherwise it says why and the Slurm tests fail), and the tests' `slurm_cluster`
-# fixture starts it, and stops it at the end if it started it and no other session uses it. See docs/slurm-dev.md.
+# The Slurm tests (plugins/biobench-slurm/tests) run a real single-node cluster: `slurm-install` apt-installs Slurm,
+# slurmdbd, munge and MariaDB when missing (as root; otherwise it says why and the Slurm tests fail), and the tests'
+# `slurm_cluster` fixture starts it, and stops it at the end if it started it and no other session uses it. See
+# docs/slurm-dev.md.
 test: install slurm-install
 	$(PY) -m pytest -q
 
+SLURM_CLUSTER := plugins/biobench-slurm/scripts/cluster.sh
+
 slurm-install:
-	bash scripts/slurm/cluster.sh install
+	bash $(SLURM_CLUSTER) install
 
 slurm-start: slurm-install
-	bash scripts/slurm/cluster.sh start
+	bash $(SLURM_CLUSTER) start
 
 slurm-stop:
-	bash scripts/slurm/cluster.sh stop
+	bash $(SLURM_CLUSTER) stop
 
 bench: install
 	$(PY) benchmarks/run_all.py

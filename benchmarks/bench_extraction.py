@@ -32,7 +32,7 @@ TARGET = 0.9
 
 
 def _silhouettes(subset: int):
-    from biobench_core.catalog import load_task
+    from biobench_core import load_task
 
     return load_task("tasks/animal-silhouettes", None, {"subset": str(subset)})
 
@@ -56,12 +56,8 @@ def bench_extraction(n_images: int = 512, batch_size: int = 32, workers: int | N
     without bf16 instructions."""
     import torch
 
-    from biobench_core.catalog import load_backbone
-    from biobench_core.extraction import DTYPES, declared_preprocessing, extract, is_convnet, prepare_backbone
-    from biobench_core.pixel_cache import PixelCache
-    from biobench_core.preprocessing import apply_geometry, normalise
-
-    from biobench_core.loader_defaults import default_workers
+    from biobench_core import (DTYPES, PixelCache, apply_geometry, declared_preprocessing, default_workers, extract,
+                               is_convnet, load_backbone, normalise, prepare_backbone)
 
     cpu = torch.device("cpu")
     workers = default_workers("cpu") if workers is None else workers

@@ -4,7 +4,7 @@ The whole GPU measurement in one call of under 8 minutes (``make bench-gpu``): i
 photo-like JPEGs (about 500x375 px, 30-80 KB at quality 90) on the machine, then for each backbone measures
 
 - the raw forward: the backbone alone on a batch already decoded, normalised and on the device, in the dtype;
-- end to end: :func:`biobench_core.extraction.extract` over the JPEGs, with a pixel cache in a temporary folder,
+- end to end: :func:`biobench_core.extract` over the JPEGs, with a pixel cache in a temporary folder,
   so the first backbone of a geometry decodes the JPEGs (cold) and every later one with the same geometry reads
   the decoded pixels back (warm); the ratio end-to-end / raw is the figure;
 - for each geometry, the decode throughput on its own (the uint8 DataLoader that ``extract`` uses, without the
@@ -173,9 +173,7 @@ def _define_task() -> type:
     """The task over the generated JPEGs, defined at module level (so DataLoader workers can unpickle it under
     any start method) once biobench_core is imported."""
     global SyntheticJpegs
-    from biobench_core.images import load_image
-    from biobench_core.specs import TaskSpec
-    from biobench_core.tasks import Example, Task
+    from biobench_core import Example, Task, TaskSpec, load_rgb
 
     class SyntheticJpegs(Task):  # noqa: F811 - replaces the placeholder
         """The generated JPEGs as one split (``train``), decoded as every image task decodes a file."""
@@ -188,7 +186,7 @@ def _define_task() -> type:
             self.split_examples = {"train": examples, "test": []}
 
         def load(self, example: Example) -> Any:
-            return load_image(example.source)
+            return load_rgb(example.source)
 
     SyntheticJpegs.__qualname__ = "SyntheticJpegs"
     return SyntheticJpegs
@@ -210,11 +208,9 @@ def decode_only(task: Any, examples: list[Any], geometry: Any, batch_size: int, 
     memory on a GPU), without the forward; stops after ``limit_s``. Also returns the first batch's pixels."""
     import torch
 
-    from biobench_core.extraction import _collate, _Decoded, _ToPixels
+    from biobench_core import decoded_pixel_batches
 
-    loader = torch.utils.data.DataLoader(
-        _Decoded(task, examples, _ToPixels(geometry), "skip"), batch_size=batch_size, num_workers=workers,
-        collate_fn=_collate, pin_memory=pin, persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+    loader = decoded_pixel_batches(task, examples, geometry, batch_size=batch_size, workers=workers, pin=pin)
     batches = iter(loader)  # starts the workers, as extract does before its clock starts
     first = None
     n = 0
@@ -237,11 +233,11 @@ def decode_only(task: Any, examples: list[Any], geometry: Any, batch_size: int, 
 def cache_read(entry: Any, batch_size: int, pin: bool) -> tuple[float, int]:
     """Images/s of reading a pixel cache entry as ``extract`` does (copy out of the memory map, pin, prefetch
     thread), without the forward."""
-    from biobench_core.extraction import _cached_batches, _prefetched
+    from biobench_core import cached_pixel_batches
 
     n = 0
     start = time.perf_counter()
-    for _, pixels, _, _, _ in _prefetched(_cached_batches(entry, batch_size, pin)):
+    for _, pixels, _, _, _ in cached_pixel_batches(entry, batch_size, pin):
         if pixels is not None:
             n += pixels.shape[0]
     return n / (time.perf_counter() - start), n
@@ -276,8 +272,7 @@ def device_batch(backbone: Any, preprocessing: Any, pixels: Any, task: Any, exam
     CNNs); from the decoded uint8 pixels under a declared preprocessing, else through the callable transform."""
     import torch
 
-    from biobench_core.extraction import DTYPES, is_convnet
-    from biobench_core.preprocessing import normalise
+    from biobench_core import DTYPES, is_convnet, normalise
 
     channels_last = is_convnet(backbone)
     if preprocessing is not None:
@@ -399,9 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     backbones = parse_backbones(args.backbones)
 
-    from biobench_core.catalog import load_backbone
-    from biobench_core.extraction import declared_preprocessing, extract, pixel_source_key, prepare_backbone
-    from biobench_core.pixel_cache import PixelCache
+    from biobench_core import (PixelCache, declared_preprocessing, extract, load_backbone, pixel_source_key,
+                               prepare_backbone)
 
     for dtype in dtypes:
         if dtype not in ("bf16", "fp16", "fp32"):

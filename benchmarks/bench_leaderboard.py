@@ -32,7 +32,7 @@ SEED = 42
 _CHILD = r"""
 import json, resource, sys, time, tracemalloc
 import numpy as np
-from biobench_core.leaderboard import RowData, column_statistics
+from biobench_core.results._leaderboard import RowData, column_statistics
 
 backbones, n, resamples, n_classes, seed = (int(a) for a in sys.argv[1:6])
 rng = np.random.default_rng(seed)
@@ -59,7 +59,7 @@ def _sklearn_loop(n: int, n_classes: int, seed: int) -> tuple[float, list[float]
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from biobench_core.stats import resample_index
+    from biobench_core import resample_index
 
     rng = np.random.default_rng(seed)
     y_true = rng.integers(0, n_classes, n)

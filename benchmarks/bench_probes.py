@@ -83,7 +83,7 @@ def run(quick: bool = False, device: str = "cpu", seed: int = 0, verbose: bool =
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    from biobench_core.probes import make_probe
+    from biobench_core import make_probe
 
     size = QUICK if quick else FULL
     X, y = make_data(size["n_train"] + size["n_test"], size["dim"], size["n_classes"], seed=seed)

@@ -3,8 +3,8 @@
 Overhead per cell: the wall time of an N-cell matrix through ``biobench run --config`` (launcher, workers,
 claims, store) divided by the sum of the cells' own run times (each stored result's extraction plus probe
 seconds); target at most 1.2 for cells of 30 s or more. Measured through the local executor (one worker) and,
-when a Slurm cluster answers (``scripts/slurm/cluster.sh start``), through Slurm (one job). The cells sleep in
-``img_encode`` (``SCALE_DELAY``), so their own time is known and the ratio is the machinery's.
+when a Slurm cluster answers (``plugins/biobench-slurm/scripts/cluster.sh start``), through Slurm (one job). The
+cells sleep in ``img_encode`` (``SCALE_DELAY``), so their own time is known and the ratio is the machinery's.
 
 Scaling: the same matrix with CPU-bound cells (``SCALE_SPIN``: a busy loop on one torch thread) through 1, then 2
 local worker processes; the speedup on this 2-core machine (2.0 would be perfect).
@@ -69,7 +69,7 @@ def _setup(root: Path) -> dict[str, str]:
     import numpy as np
     from PIL import Image
 
-    from biobench_core.distributions import write_distribution
+    from biobench_core.testing import write_distribution
 
     write_distribution(root / "site", "biobench-bench-scale", {"bench_scale.__init__": PLUGIN,
                                                                "bench_scale.model": MODEL}, {"bench": "bench_scale"})
@@ -82,7 +82,7 @@ def _setup(root: Path) -> dict[str, str]:
                 pixels = np.clip(np.array(colour) + rng.normal(0, 25, (16, 16, 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(folder / f"{i}.png")
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")])),
-            "BIOBENCH_LOAD_PLUGINS": "biobench-bench-scale,biobench-tasks", "HF_HUB_OFFLINE": "1",
+            "BIOBENCH_LOAD_PLUGINS": "biobench-bench-scale,biobench-tasks,biobench-slurm", "HF_HUB_OFFLINE": "1",
             "BIOBENCH_CACHE": str(root / "cache"), "PYTHONUNBUFFERED": "1"}
 
 
@@ -127,7 +127,7 @@ def _run(root: Path, env: dict[str, str], name: str, cells: int, executor: str, 
 
 
 def _slurm_env() -> dict[str, str] | None:
-    """The env of a running local cluster (scripts/slurm/cluster.sh), or ``None`` when none answers."""
+    """The env of a running local cluster (plugins/biobench-slurm/scripts/cluster.sh), or ``None`` when none answers."""
     env_file = Path(os.environ.get("BIOBENCH_SLURM_DIR", "/tmp/biobench-slurm")) / "env"
     if not env_file.exists() or shutil.which("scontrol") is None:
         return None
@@ -157,7 +157,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                          "ratio": slurm["wall"] / slurm["own"]})
         else:
             rows.append({"figure": "overhead per cell, Slurm executor (1 job)", "skipped": "no Slurm cluster answers"
-                         " (scripts/slurm/cluster.sh start)"})
+                         " (plugins/biobench-slurm/scripts/cluster.sh start)"})
         spin = {"SCALE_SPIN": str(delay), "OMP_NUM_THREADS": "1"}
         one = _run(root, env, "spin1", 4, 'kind = "local"\njobs = 1', spin)
         two = _run(root, env, "spin2", 4, 'kind = "local"\njobs = 2', spin)

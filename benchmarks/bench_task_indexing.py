@@ -266,8 +266,7 @@ def _read_csv_by_name(paths: list[Path]) -> int:
 def _index(task_id: str, root: Path) -> Any:
     import warnings
 
-    from biobench_core.catalog import load_task
-    from biobench_core.tasks import SPLITS
+    from biobench_core import SPLITS, load_task
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -18,6 +18,7 @@ sys.path.insert(0, str(HERE))
 import bench_core  # noqa: E402
 import bench_extraction  # noqa: E402
 import bench_identity  # noqa: E402
+import bench_layers  # noqa: E402
 import bench_leaderboard  # noqa: E402
 import bench_probes  # noqa: E402
 import bench_scaleout  # noqa: E402
@@ -44,6 +45,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
+    layers = bench_layers.run(quick=args.quick)
+    print(bench_layers.to_markdown(layers), flush=True)
     core = bench_core.run(quick=args.quick)
     print(bench_core.to_markdown(core), flush=True)
     extraction = bench_extraction.run(quick=args.quick)
@@ -62,6 +65,8 @@ def main() -> int:
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
         f"{machine()}.\n\nEvery figure is a ratio of two timings from the same run on the same machine.\n\n"
+        "## The core's shape: layers\n\n`python benchmarks/bench_layers.py` (what is measured: its docstring).\n\n"
+        + bench_layers.to_markdown(layers) + "\n\n"
         "## Core: listing and cache\n\n" + bench_core.to_markdown(core) + "\n\n"
         "## Extraction: the input pipeline\n\n`python benchmarks/bench_extraction.py` (what is measured: its "
         "docstring).\n\n" + bench_extraction.to_markdown(extraction) + "\n\n"

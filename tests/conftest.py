@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biobench_core.plugins import reset_registry
+from biobench_core.contract._registry import reset_registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def make_image_folder():
     return _make_image_folder
 
 
-# -- the scale-out tests (tests/test_scaleout*.py, tests/slurm/): a tiny backbone plugin and a matrix config --------
+# -- the scale-out tests (tests/test_scaleout.py, tests/test_executor_plugins.py): a tiny backbone and a matrix --
 
 SCALE_PLUGIN = '''
 from biobench_core import BackboneSpec, hookimpl
@@ -186,7 +186,7 @@ settings = {{ n_train = {n_train}, probe = "simpleshot" }}
 @pytest.fixture
 def scale_matrix(tmp_path, monkeypatch):
     """A :class:`ScaleMatrix` under ``tmp_path`` (its plugin importable by subprocesses through PYTHONPATH)."""
-    from biobench_core.distributions import write_distribution
+    from biobench_core.testing._distributions import write_distribution
 
     site = tmp_path / "site"
     write_distribution(site, "biobench-scale", {"scale_backbone.__init__": SCALE_PLUGIN,

@@ -1,4 +1,4 @@
-"""glibc keeps freed memory after the extraction loop ran on CPU (biobench_core.allocator), unless turned off."""
+"""glibc keeps freed memory after the extraction loop ran on CPU (biobench_core.engine._allocator), unless turned off."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 SCRIPT = """
 import ctypes, ctypes.util, torch
-from biobench_core import allocator
+from biobench_core.engine import _allocator as allocator
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
                                                 "fsmblks", "uordblks", "fordblks", "keepcost")]

@@ -42,9 +42,9 @@ def test_the_scaleout_bench_s_matrix_plans_every_executor(tmp_path, monkeypatch)
     monkeypatch.syspath_prepend(str(SCRIPT.parent))
     import bench_scaleout as bench
 
-    from biobench_core.config import load_config
-    from biobench_core.plugins import reset_registry
-    from biobench_core.runner import RunOptions, plan_cells
+    from biobench_core.scaleout._config import load_config
+    from biobench_core.contract._registry import reset_registry
+    from biobench_core.scaleout._runner import RunOptions, plan_cells
 
     env = bench._setup(tmp_path)
     for key in ("BIOBENCH_LOAD_PLUGINS", "BIOBENCH_CACHE"):

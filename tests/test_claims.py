@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from biobench_core.claims import Claimant, claims, failures, record_failure, release, try_claim
-from biobench_core.store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore, network_filesystem
+from biobench_core.scaleout._claims import Claimant, claims, failures, record_failure, release, try_claim
+from biobench_core.results._store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore, network_filesystem
 
 
 def _key(i: int) -> ExperimentKey:

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 
 MARKER = '''
 import os
@@ -37,10 +37,10 @@ def captured(monkeypatch):
         record.update(backbones=backbones, tasks=tasks, options=options)
         return types.SimpleNamespace(done=[], skipped=[], failed=[])
 
-    fake = types.ModuleType("biobench_core.runner")
+    fake = types.ModuleType("biobench_core.scaleout._runner")
     fake.RunOptions = lambda **kwargs: types.SimpleNamespace(**kwargs)
     fake.run_matrix = run_matrix
-    monkeypatch.setitem(sys.modules, "biobench_core.runner", fake)
+    monkeypatch.setitem(sys.modules, "biobench_core.scaleout._runner", fake)
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-tasks")
     return record
 
@@ -79,7 +79,7 @@ def test_without_a_config_the_defaults_apply(in_process, captured):
     options = captured["options"]
     assert (options.dtype, options.batch_size, options.workers, options.limit, options.device,
             options.on_bad_image, str(options.results_dir)) == ("fp32", None, None, None, "auto", "skip", "results")
-    assert options.pixel_cache_gb is None  # None: chosen when the run starts (biobench_core.loader_defaults)
+    assert options.pixel_cache_gb is None  # None: chosen when the run starts (biobench_core.engine._loader_defaults)
 
 
 @pytest.mark.parametrize(("flag", "value", "expected"), [
@@ -91,7 +91,7 @@ def test_without_a_config_the_defaults_apply(in_process, captured):
     ("--pixel-cache-gb", "lots", "expected a number of GiB >= 0, got 'lots'"),
 ])
 def test_a_bad_number_names_its_flag(capsys, captured, flag, value, expected):
-    from biobench_core.cli import main
+    from biobench_core.cli._main import main
 
     with pytest.raises(SystemExit) as info:
         main(["run", "--backbone", "x/y", "--task", "image-folder", flag, value])
@@ -219,7 +219,7 @@ def test_a_misspelt_weights_keyword_in_the_config_is_refused_too(marker_site, in
 
 
 def test_weights_the_plugin_documents_or_an_existing_file_are_not_refused(tmp_path, monkeypatch):
-    from biobench_core.runner import check_weights_choice
+    from biobench_core.scaleout._runner import check_weights_choice
 
     for weights in (None, "", "pretrained", "random", "random:seed=3", "hf-hub:org/repo", "pretrained-v2",
                     "laion2b_s34b_b79k", "weights.pt"):
@@ -262,7 +262,7 @@ def test_results_pointing_at_a_file_is_said_in_words(marker_site, in_process):
 
 @pytest.mark.parametrize("make", ["parent is a file", "grandparent is a file", "out is a folder"])
 def test_report_out_that_cannot_be_a_file_is_said_in_words(tmp_path, in_process, make):
-    from biobench_core.store import ResultsStore
+    from biobench_core.results._store import ResultsStore
 
     ResultsStore(tmp_path / "results").close()
     blocker = tmp_path / "taken"
@@ -280,7 +280,7 @@ def test_report_out_that_cannot_be_a_file_is_said_in_words(tmp_path, in_process,
 
 
 def test_report_out_creates_missing_folders(tmp_path, in_process):
-    from biobench_core.store import ResultsStore
+    from biobench_core.results._store import ResultsStore
 
     ResultsStore(tmp_path / "results").close()
     out = tmp_path / "a" / "b" / "board.csv"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.config import ConfigError, TaskRequest, load_config
+from biobench_core.scaleout._config import ConfigError, TaskRequest, load_config
 
 GOOD_TAIL = '\n[[backbone]]\nid = "x/y"\n\n[[task]]\nid = "tasks/image-folder"\n'
 

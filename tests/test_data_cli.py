@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.distributions import write_distribution
+from biobench_core.engine._data import DataRecipe, Download
+from biobench_core.testing._distributions import write_distribution
 
 PLUGIN = '''
 from biobench_core import TaskSpec, hookimpl
@@ -38,7 +38,7 @@ def biobench_tasks():
 '''
 
 RECIPES = '''
-from biobench_core.data import DataRecipe, Download
+from biobench_core.engine._data import DataRecipe, Download
 
 COLOURS = DataRecipe(downloads=(Download("{url}/colours.zip", "colours.zip", sha256="{sha}", unpack=True),))
 BADSUM = DataRecipe(downloads=(Download("{url}/colours.zip", "colours.zip", sha256="{bad}", unpack=True),))
@@ -48,7 +48,7 @@ GATED = DataRecipe(manual_steps="1. Log in at https://example.org/colours\\n2. A
 '''
 
 LISTED = '''
-from biobench_core.tasks import Example, Task
+from biobench_core.contract._tasks import Example, Task
 
 
 class Listed(Task):
@@ -270,11 +270,11 @@ def test_recipe_contract_refuses_bad_downloads():
 
 
 def test_data_list_and_help_stay_torch_free(capsys):
-    code = ("import sys; from biobench_core.cli import main; main(['data', 'list']); "
+    code = ("import sys; from biobench_core.cli._main import main; main(['data', 'list']); "
             "bad = [m for m in ('torch', 'pooch', 'requests', 'PIL') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
-    from biobench_core.cli import COMMANDS, build_parser
+    from biobench_core.cli._main import COMMANDS, build_parser
 
     with pytest.raises(SystemExit):
         build_parser(COMMANDS).parse_args(["data", "fetch", "--help"])

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 
 HEAVY = """
 import torch  # the mistake: every biobench command now pays for torch
@@ -221,7 +221,7 @@ def test_validate_passes_a_plugin_that_shares_nothing(site, run_cli):
 
 def test_in_process_registration_into_a_taken_namespace_refuses_both():
     from biobench_core import BackboneSpec, hookimpl
-    from biobench_core.plugins import Registry
+    from biobench_core.contract._registry import Registry
 
     def plugin(spec_id):
         @hookimpl

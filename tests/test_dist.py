@@ -31,11 +31,12 @@ pytestmark = pytest.mark.timeout(900)  # slow: a fresh venv with torch; keep it 
 # The first-party distributions `make dist` must build, as (import package, files that must be in the wheel).
 EXPECTED = {
     "biobench-core": ("biobench_core", ["biobench_core/testing/__init__.py", "biobench_core/testing/switch.py",
-                                        "biobench_core/probes/__init__.py", "biobench_core/cli.py"]),
+                                        "biobench_core/engine/_probes/__init__.py", "biobench_core/cli/__init__.py"]),
     "biobench-timm": ("biobench_timm", ["biobench_timm/catalogue.json"]),
     "biobench-openclip": ("biobench_openclip", ["biobench_openclip/catalogue.json"]),
     "biobench-tasks": ("biobench_tasks", ["biobench_tasks/image_folder.py"]),
     "biobench-effnet-lite": ("biobench_effnet_lite", ["biobench_effnet_lite/backbone.py"]),
+    "biobench-slurm": ("biobench_slurm", ["biobench_slurm/executor.py", "biobench_slurm/options.py"]),
 }
 
 # A third-party plugin, as an author outside this repository writes it: its own pyproject, an entry point in
@@ -81,8 +82,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
-from biobench_core.weights import file_weights_id, random_weights_id, read_state_dict
+from biobench_core.contract._backbone import EncodedImgBatch, VisionBackbone
+from biobench_core.engine._weights import file_weights_id, random_weights_id, read_state_dict
 
 WEIGHTS = Path(__file__).with_name("tiny.safetensors")  # shipped in the wheel
 RANDOM_SEED = 1

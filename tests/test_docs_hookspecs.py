@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core import hookspecs
+from biobench_core.contract import hookspecs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "hookspecs.md"
 SPEC_ATTR = f"{hookspecs.PROJECT_NAME}_spec"  # where pluggy's HookspecMarker keeps a hookspec's options

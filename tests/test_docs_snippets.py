@@ -287,7 +287,7 @@ def _check_example_plugin(plan: dict, results: dict) -> None:
         import pickle
 
         from biobench_core import list_backbones, list_tasks, load_backbone
-        from biobench_core.identity import describe_transform
+        from biobench_core.engine._identity import describe_transform
 
         for spec in list_backbones():
             for weights in (["random", None] if spec.weights_source else ["random"]):
@@ -315,7 +315,7 @@ def _check_hooks(module, before: dict) -> None:
     """Register the hook implementations a block just defined as a throwaway plugin; it must load cleanly."""
     from types import SimpleNamespace
 
-    from biobench_core.plugins import Registry
+    from biobench_core.contract._registry import Registry
 
     defined = {name: module.__dict__[name] for name in HOOKS
                if name in module.__dict__ and module.__dict__[name] is not before.get(name)}

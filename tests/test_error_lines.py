@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.errors import DEBUG_ENV, one_line
-from biobench_core.plugins import PluginError
+from biobench_core.contract._errors import DEBUG_ENV, one_line
+from biobench_core.contract._registry import PluginError
 from biobench_core.testing import check_backbone, plugin_from_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def wrong_weights(tmp_path):
 
 
 def test_a_real_wrong_state_dict_through_read_state_dict(wrong_weights):
-    from biobench_core.weights import read_state_dict
+    from biobench_core.engine._weights import read_state_dict
 
     with plugin_from_source(TEMPLATE):
         from biobench_template.backbone import TinyConvNet
@@ -152,7 +152,7 @@ raise RuntimeError({HEADER + chr(10) + chr(9) + MISMATCH + chr(10) + chr(9) + UN
 
 
 def test_plugin_load_failures_and_validate_name_the_mismatch(tmp_path, monkeypatch):
-    from biobench_core.distributions import write_distribution
+    from biobench_core.testing._distributions import write_distribution
     from biobench_core.testing import check_plugin, isolated_registry
 
     site = tmp_path / "site"

@@ -9,10 +9,11 @@ from PIL import Image
 from torchvision import transforms
 
 from biobench_core import BackboneSpec, EncodedImgBatch, TaskSpec, VisionBackbone
-from biobench_core.cache import FeatureCache, feature_key
-from biobench_core.extraction import extract, prepare_backbone
-from biobench_core.interfaces import BackboneOutputError, check_encoded
-from biobench_core.tasks import Example, SplitFeatures, Task
+from biobench_core.engine._feature_cache import FeatureCache
+from biobench_core.engine._identity import digest as feature_key
+from biobench_core.engine._extraction import extract, prepare_backbone
+from biobench_core.contract._backbone import BackboneOutputError, check_encoded
+from biobench_core.contract._tasks import Example, SplitFeatures, Task
 
 
 class Tiny(VisionBackbone):

@@ -1,4 +1,4 @@
-"""biobench_core.images: high-bit-depth and float images scaled to 8 bits, large JPEGs named and decoded small,
+"""biobench_core.engine._images: high-bit-depth and float images scaled to 8 bits, large JPEGs named and decoded small,
 and the extraction loop's count of scaled images. Every image is written at test time."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from PIL import Image
 from torchvision import transforms
 
 from biobench_core import EncodedImgBatch, TaskSpec, VisionBackbone
-from biobench_core import images
-from biobench_core.extraction import extract, prepare_backbone
-from biobench_core.images import HighBitDepthWarning, load_image, to_rgb8, was_scaled
-from biobench_core.tasks import Example, Task, TaskDataError
+from biobench_core.engine import _images as images
+from biobench_core.engine._extraction import extract, prepare_backbone
+from biobench_core.engine._images import HighBitDepthWarning, load_image, to_rgb8, was_scaled
+from biobench_core.contract._tasks import Example, Task, TaskDataError
 
 W, H = 256, 16
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from biobench_core import BackboneSpec, TaskSpec, hookimpl
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 from biobench_core.testing import check_backbone, check_plugin, check_task, isolated_registry, use_registry
 
 pytest_plugins = ["biobench_core.testing"]
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
+from biobench_core.contract._backbone import EncodedImgBatch, VisionBackbone
 
 
 class Transform:
@@ -160,21 +160,21 @@ class DeclaresItsTransform(Good):
     # Transform's own steps as data: PIL's default (bicubic) resize to 16 x 16, then pixels / 255.
 
     def preprocessing(self):
-        from biobench_core.preprocessing import Preprocessing
+        from biobench_core.contract._preprocessing import Preprocessing
 
         return Preprocessing.of((16, 16), interpolation="bicubic", mean=0.0, std=1.0)
 
 
 class DeclaresWrongInterpolation(Good):
     def preprocessing(self):
-        from biobench_core.preprocessing import Preprocessing
+        from biobench_core.contract._preprocessing import Preprocessing
 
         return Preprocessing.of((16, 16), interpolation="bilinear", mean=0.0, std=1.0)
 
 
 class DeclaresWrongSize(Good):
     def preprocessing(self):
-        from biobench_core.preprocessing import Preprocessing
+        from biobench_core.contract._preprocessing import Preprocessing
 
         return Preprocessing.of(16, crop=12, interpolation="bicubic", mean=0.0, std=1.0)
 
@@ -279,7 +279,7 @@ def test_a_conforming_backbone_passes_every_check(kitbad):
 
 def test_a_transform_without_a_stable_repr_fails_and_says_how_to_fix_it(kitbad):
     """The feature cache keys on describe_transform(transform): a plain class without __repr__ has none."""
-    from biobench_core.identity import describe_transform
+    from biobench_core.engine._identity import describe_transform
     from kit_fixture_backbones import PlainTransform
 
     assert describe_transform(PlainTransform()) is None
@@ -304,7 +304,7 @@ def test_a_contract_1_backbone_without_preprocessing_passes(kitbad):
     """Contract 1 had no preprocessing(): the base class answers None and the callable transform is used."""
     from kit_fixture_backbones import Good
 
-    from biobench_core.interfaces import VisionBackbone
+    from biobench_core.contract._backbone import VisionBackbone
 
     assert Good.preprocessing is VisionBackbone.preprocessing
     report = check_backbone("kitbad/Good")
@@ -359,7 +359,7 @@ TASKS = """
 import numpy as np
 from PIL import Image
 
-from biobench_core.tasks import Evaluation, Example, Task
+from biobench_core.contract._tasks import Evaluation, Example, Task
 
 
 class GoodTask(Task):
@@ -374,7 +374,7 @@ class GoodTask(Task):
         return Image.new("RGB", (20, 16), (value, 255 - value, 128))
 
     def evaluate(self, train, test, *, device="cpu"):
-        # nearest class mean: what a probe does, without depending on biobench_core.probes
+        # nearest class mean: what a probe does, without depending on biobench_core.engine._probes
         y = train.labels
         means = np.stack([train.features[y == c].mean(axis=0) for c in sorted(set(y))])
         pred = ((test.features[:, None, :] - means[None]) ** 2).sum(-1).argmin(1)
@@ -556,7 +556,7 @@ def test_check_plugin_without_entry_point_or_distribution(plugin_site):
 
 
 def test_validate_main_prints_a_verdict_and_exits_1_on_problems(plugin_site, capsys):
-    from biobench_core.plugin_kit import validate_main
+    from biobench_core.cli._validate import validate_main
 
     assert validate_main("biobench-kitgood", as_json=False) == 0
     out = capsys.readouterr().out
@@ -628,14 +628,14 @@ def test_the_pytest_plugin_is_off_unless_a_project_turns_it_on(tmp_path, ini, ar
 
 
 def test_importing_the_kit_imports_no_torch():
-    code = ("import sys, biobench_core.testing, biobench_core.testing.switch, biobench_core.plugin_kit\n"
+    code = ("import sys, biobench_core.testing, biobench_core.testing.switch, biobench_core.cli._validate\n"
             "print(sorted(m for m in ('torch', 'timm', 'open_clip', 'PIL') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stderr
 
 
 def test_use_registry_swaps_the_catalogue_and_restores_it():
-    from biobench_core import plugins
+    from biobench_core.contract import _registry as plugins
 
     outer = isolated_registry()
     with use_registry(outer):
@@ -666,7 +666,7 @@ def template_venv(tmp_path_factory):
         f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
     source = root / "biobench-plugin-template"  # build a copy: setuptools writes build/ and *.egg-info in place
     shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    code = ("import sys; from biobench_core.plugin_kit import install_main; "
+    code = ("import sys; from biobench_core.cli._validate import install_main; "
             "sys.exit(install_main(sys.argv[1], ['--no-deps', '--no-build-isolation', '--no-index', '-q']))")
     proc = _run(python, "-c", code, str(source), cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -695,7 +695,7 @@ def test_the_template_installs_lists_and_validates_in_a_fresh_venv(template_venv
     assert plugins.returncode == 0, plugins.stderr
     [line] = [ln for ln in plugins.stdout.splitlines() if ln.startswith("biobench-template")]
     assert "template = biobench_template" in line and " ok " in line
-    validate = _run(python, "-c", "import sys; from biobench_core.plugin_kit import validate_main; "
+    validate = _run(python, "-c", "import sys; from biobench_core.cli._validate import validate_main; "
                                   "sys.exit(validate_main('biobench-template', True))", cwd=root)
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert json.loads(validate.stdout)["ok"] is True
@@ -708,7 +708,7 @@ def test_install_warns_when_the_package_is_not_a_plugin_and_fails_when_pip_does(
     (plain / "kit_plain" / "__init__.py").write_text("")
     (plain / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
                                           '"setuptools.build_meta"\n[project]\nname = "kit-plain"\nversion = "1.0"\n')
-    code = ("import sys; from biobench_core.plugin_kit import install_main; "
+    code = ("import sys; from biobench_core.cli._validate import install_main; "
             "sys.exit(install_main(sys.argv[1], ['--no-deps', '--no-build-isolation', '--no-index', '-q']))")
     proc = _run(python, "-c", code, str(plain), cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -721,7 +721,7 @@ RUN_TASK = """
 from PIL import Image
 
 from biobench_core import TaskSpec, hookimpl
-from biobench_core.tasks import Example, Task
+from biobench_core.contract._tasks import Example, Task
 
 BIOBENCH_CONTRACT = 1
 

@@ -10,9 +10,10 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import f1_score
 
-from biobench_core.leaderboard import build_leaderboard, cell_interval, render
-from biobench_core.stats import wilson_interval
-from biobench_core.store import ExperimentKey, ExperimentRecord
+from biobench_core.formats import render
+from biobench_core.results._leaderboard import build_leaderboard, cell_interval
+from biobench_core.results._stats import wilson_interval
+from biobench_core.results._store import ExperimentKey, ExperimentRecord
 
 DATA = "3f2a1b9c0d8e7f60"
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import torch
 
-from biobench_core.loader_defaults import default_batch_size, default_workers, resolve_loader
+from biobench_core.engine._loader_defaults import default_batch_size, default_workers, resolve_loader
 
 GIB = 2**30
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from biobench_core.metrics import (METRIC_NAMES, is_proportion, metric_replicates, metric_score, prepare,
+from biobench_core.results._metrics import (METRIC_NAMES, is_proportion, metric_replicates, metric_score, prepare,
                                    replicates_from_weights, validate_metric_name, weights_from_index)
-from biobench_core.stats import resample_index
+from biobench_core.results._stats import resample_index
 
 
 def _sklearn(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -165,7 +165,7 @@ def test_bad_inputs_are_clear():
 
 
 def test_importing_metrics_imports_only_the_standard_library():
-    code = ("import sys; import biobench_core.metrics as m; m.validate_metric_name('macro-f1'); "
+    code = ("import sys; import biobench_core.results._metrics as m; m.validate_metric_name('macro-f1'); "
             "m.is_proportion('accuracy'); print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"

@@ -15,10 +15,10 @@ from PIL import Image
 from torchvision import transforms
 
 from biobench_core import EncodedImgBatch, Preprocessing, TaskSpec, VisionBackbone
-from biobench_core.extraction import BadImageWarning, extract, prepare_backbone
-from biobench_core.images import load_image
-from biobench_core.pixel_cache import PixelCache
-from biobench_core.tasks import Example, Task
+from biobench_core.engine._extraction import BadImageWarning, extract, prepare_backbone
+from biobench_core.engine._images import load_image
+from biobench_core.engine._pixel_cache import PixelCache
+from biobench_core.contract._tasks import Example, Task
 
 CPU = torch.device("cpu")
 
@@ -101,7 +101,7 @@ def test_declared_preprocessing_gives_the_callable_transforms_features_bit_for_b
 
 def test_uint8_batches_cross_to_the_main_process(tmp_path):
     """What the DataLoader hands over is uint8 (H, W, 3), a quarter of float32's bytes."""
-    from biobench_core.extraction import _collate, _Decoded, _ToPixels
+    from biobench_core.engine._extraction import _collate, _Decoded, _ToPixels
 
     task = Files(_folder(tmp_path / "img", n=3))
     dataset = _Decoded(task, task.examples("train"), _ToPixels(BICUBIC.geometry), "skip")
@@ -150,7 +150,7 @@ def test_pixels_are_never_shared_across_manifests(tmp_path):
 
 def test_a_stored_result_is_keyed_by_the_manifest_of_its_files(tmp_path):
     """End to end through experiment_features: rewriting an image changes the manifest, so it is decoded again."""
-    from biobench_core.feature_source import pixel_base_key
+    from biobench_core.engine._feature_source import pixel_base_key
 
     task = Files(_folder(tmp_path / "img"))
     code = {"task": {"distribution": None}, "core": {"version": "x"}}
@@ -242,7 +242,7 @@ def test_bf16_normalises_in_float32_then_casts(tmp_path):
 
 def test_a_backbone_without_a_fixed_output_size_keeps_its_callable_transform(tmp_path):
     """A shorter-side resize without a crop gives images of different shapes: no uint8 batch can hold them."""
-    from biobench_core.extraction import declared_preprocessing
+    from biobench_core.engine._extraction import declared_preprocessing
 
     assert declared_preprocessing(Declared(Preprocessing.of(32))) is None
     assert declared_preprocessing(Declared(BICUBIC)) == BICUBIC
@@ -261,8 +261,8 @@ def _photo(path: Path, width: int, height: int) -> Path:
 
 
 def test_a_large_jpeg_is_decoded_at_reduced_scale_for_a_known_geometry(tmp_path):
-    from biobench_core.images import decoding_for
-    from biobench_core.preprocessing import apply_geometry
+    from biobench_core.engine._images import decoding_for
+    from biobench_core.contract._preprocessing import apply_geometry
 
     path = _photo(tmp_path / "big.jpg", 2400, 1800)
     assert load_image(path).size == (2400, 1800)  # no geometry known: decoded in full
@@ -284,8 +284,8 @@ def test_reduced_scale_decoding_is_keyed_apart_from_full_decoding(tmp_path, monk
     """Pixels are keyed by geometry and decoding rule (not mean/std); the features of the two paths stay close
     on a large JPEG (within 5% of the features' scale here), and never share a key: the backbone identity the
     feature key holds names the declared preprocessing and the decoding rule."""
-    from biobench_core import extraction
-    from biobench_core.extraction import pixel_source_key
+    from biobench_core.engine import _extraction as extraction
+    from biobench_core.engine._extraction import pixel_source_key
 
     before = pixel_source_key("base", BICUBIC.geometry)
     monkeypatch.setattr(extraction, "DECODE_RULE", "full-decode")
@@ -310,8 +310,8 @@ def test_a_run_decodes_once_for_backbones_that_share_a_geometry(in_process, tmp_
     import json
     import sqlite3
 
-    from biobench_core.catalog import load_backbone
-    from biobench_core.extraction import declared_preprocessing
+    from biobench_core.contract._catalog import load_backbone
+    from biobench_core.engine._extraction import declared_preprocessing
 
     resnet, vit = "timm/resnet18", "timm/vit_tiny_patch16_224.augreg_in21k"
     assert declared_preprocessing(load_backbone(resnet, "random")).geometry != \
@@ -324,7 +324,7 @@ def test_a_run_decodes_once_for_backbones_that_share_a_geometry(in_process, tmp_
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(results / "biobench.sqlite") as db:
         rows = db.execute("SELECT backbone, weights, identity FROM experiments").fetchall()
-    from biobench_core.catalog import resolve_backbone
+    from biobench_core.contract._catalog import resolve_backbone
 
     resnet, vit = resolve_backbone(resnet).id, resolve_backbone(vit).id  # as the store keys them
     pixels = {(b, w): json.loads(identity)["input"]["pixels"] for b, w, identity in rows}
@@ -335,7 +335,7 @@ def test_a_run_decodes_once_for_backbones_that_share_a_geometry(in_process, tmp_
 
 @pytest.mark.parametrize(("value", "budget"), [("", 50.0), ("0", 0.0), ("2.5", 2.5)])
 def test_the_pixel_budget_comes_from_the_environment(monkeypatch, tmp_path, value, budget):
-    from biobench_core.cache import FeatureCache
+    from biobench_core.engine._feature_cache import FeatureCache
 
     monkeypatch.setenv("BIOBENCH_PIXEL_CACHE_GB", value)
     cache = FeatureCache(tmp_path)
@@ -346,7 +346,7 @@ def test_the_pixel_budget_comes_from_the_environment(monkeypatch, tmp_path, valu
 
 @pytest.mark.parametrize("value", ["-1", "lots", "nan"])
 def test_a_bad_pixel_budget_in_the_environment_is_named(monkeypatch, tmp_path, value):
-    from biobench_core.cache import FeatureCache
+    from biobench_core.engine._feature_cache import FeatureCache
 
     monkeypatch.setenv("BIOBENCH_PIXEL_CACHE_GB", value)
     with pytest.raises(ValueError, match=f"BIOBENCH_PIXEL_CACHE_GB='{value}': expected a number of GiB >= 0"):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 
 GOOD = """
 from biobench_core import BackboneSpec, TaskSpec, hookimpl
@@ -123,7 +123,7 @@ def test_failed_plugin_error_keeps_the_original_type(site, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-broken,biobench-raises")
     import biobench_core
-    from biobench_core.plugins import PluginError
+    from biobench_core.contract._registry import PluginError
 
     with pytest.raises(ImportError, match="biobench-broken 1.0") as err:
         biobench_core.load_backbone("broken/anything")
@@ -167,8 +167,8 @@ def test_short_names_and_aliases_of_a_collided_namespace_are_refused(site, run_c
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good,biobench-twin,biobench-twinalias")
     import biobench_core
-    from biobench_core.catalog import UnknownIdError
-    from biobench_core.plugins import PluginError
+    from biobench_core.contract._catalog import UnknownIdError
+    from biobench_core.contract._registry import PluginError
 
     everyone = "biobench-good 1.2.3 and biobench-twin 9.9 and biobench-twinalias 2.0"
     for name in ("good/alpha", "good/beta", "good/gamma", "good/anything"):  # listed, aliased or resolved ids
@@ -189,7 +189,7 @@ def test_short_names_and_aliases_of_a_collided_namespace_are_refused(site, run_c
 def test_an_id_or_alias_claimed_twice_is_refused_however_named():
     """The id collision rule (reused by ``plugins validate`` across installed plugins) on one catalogue."""
     from biobench_core import BackboneSpec
-    from biobench_core.plugins import PluginRecord, _Catalogue
+    from biobench_core.contract._registry import PluginRecord, _Catalogue
 
     one, two = PluginRecord("biobench-one", "1.0", "x = one", "x"), PluginRecord("biobench-two", "2.0", "x = two", "x")
     catalogue = _Catalogue("backbone")
@@ -240,7 +240,7 @@ def test_a_spec_naming_an_unknown_metric_fails_its_plugin_at_discovery(site, run
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", env["BIOBENCH_LOAD_PLUGINS"])
     import biobench_core
-    from biobench_core.plugins import PluginError
+    from biobench_core.contract._registry import PluginError
 
     with pytest.raises(PluginError, match="plugin biobench-badmetric 1.0 .* is failed: .*accurracy"):
         biobench_core.resolve_task("badmetric/typo")
@@ -273,7 +273,7 @@ def test_short_names_aliases_and_suggestions(site, run_cli, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("BIOBENCH_LOAD_PLUGINS", "biobench-good")
     import biobench_core
-    from biobench_core.catalog import UnknownIdError
+    from biobench_core.contract._catalog import UnknownIdError
 
     assert biobench_core.resolve_backbone("alpha").id == "good/alpha"
     assert biobench_core.resolve_backbone("good/beta").id == "good/beta-2"  # alias
@@ -300,7 +300,7 @@ def test_ambiguous_short_name_lists_candidates(site, monkeypatch):
 def test_listing_never_imports_torch_timm_or_open_clip(run_cli):
     code = (
         "import sys\n"
-        "from biobench_core.cli import main\n"
+        "from biobench_core.cli._main import main\n"
         "for args in (['backbones'], ['backbones', 'vit_*', '--json'], ['plugins'], ['tasks']):\n"
         "    assert main(args) == 0, args\n"
         "heavy = sorted(m for m in ('torch', 'timm', 'open_clip', 'torchvision') if m in sys.modules)\n"
@@ -317,7 +317,7 @@ def test_in_process_registration_and_bad_usage_exit_code(run_cli):
     from types import SimpleNamespace
 
     from biobench_core import BackboneSpec, hookimpl
-    from biobench_core.plugins import Registry
+    from biobench_core.contract._registry import Registry
 
     @hookimpl
     def biobench_backbones():

@@ -18,8 +18,8 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid  # noqa: E40
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
-from biobench_core.probes import PROBES, Probe, make_probe  # noqa: E402
-from biobench_core.probes.folds import plan_folds, stratified_folds  # noqa: E402
+from biobench_core.engine._probes import PROBES, Probe, make_probe  # noqa: E402
+from biobench_core.engine._probes.folds import plan_folds, stratified_folds  # noqa: E402
 
 #: Cross-validation is not what the generic tests are about: fix C there to keep the file fast.
 FAST = {"logreg": {"C": 1.0}, "svm": {"C": 0.1}}
@@ -240,7 +240,7 @@ def test_knn_k_is_clipped_and_chunks_agree(monkeypatch, data):
     probe = make_probe("knn", k=50).fit(Xtr[:12], ytr[:12])
     assert probe.describe()["k"] == 12
     full = make_probe("knn").fit(Xtr, ytr).predict(Xte)
-    import biobench_core.probes.knn as knn_mod
+    import biobench_core.engine._probes.knn as knn_mod
 
     monkeypatch.setattr(knn_mod, "TRAIN_BLOCK", 37)
     monkeypatch.setattr(knn_mod, "rows_per_chunk", lambda *a, **k: 13)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from biobench_core.report_model import BenchmarkReport, bootstrap_interval, get_git_hash
+from biobench_core.contract._report import BenchmarkReport, bootstrap_interval, get_git_hash
 
 
 def _report(scores):
@@ -98,7 +98,7 @@ def test_git_hash_inside_a_checkout(tmp_path):
 
 
 def test_chunked_resampling_gives_the_unchunked_interval(monkeypatch):
-    from biobench_core import stats as bb_stats
+    from biobench_core.contract import _resample as bb_stats
 
     scores = np.random.default_rng(6).normal(size=3000)
     rng = np.random.default_rng(11)

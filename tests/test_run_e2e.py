@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 
 TINY = '''
 from biobench_core import BackboneSpec, hookimpl
@@ -36,7 +36,7 @@ import os, time
 import torch
 from torchvision import transforms
 from biobench_core import EncodedImgBatch, VisionBackbone
-from biobench_core.weights import file_weights_id, read_state_dict
+from biobench_core.engine._weights import file_weights_id, read_state_dict
 
 class TinyConvNet(VisionBackbone):
     def __init__(self, spec, weights=None):
@@ -278,14 +278,14 @@ def test_mismatched_weights_count_is_a_usage_error(env, run_cli):
 
 def test_cache_write_failure_keeps_result_and_leaves_no_entry(env, tmp_path):
     """A full disk while writing the cache: a one-line warning, no partial entry, and the result still stored."""
-    from biobench_core.store import ResultsStore
+    from biobench_core.results._store import ResultsStore
 
     limit = 100_000  # bytes per file: the database's WAL stays below it, 4096-d features (~390 kB) do not
     code = (
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"  # past the limit a write fails with EFBIG
         f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
-        "from biobench_core.cli import main\n"
+        "from biobench_core.cli._main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     results = tmp_path / "results_fs"

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Setting, SettingsError, Task, TaskDataError, positive_int
+from biobench_core.contract._specs import TaskSpec
+from biobench_core.contract._tasks import Example, Setting, SettingsError, Task, TaskDataError, positive_int
 
 SPEC = TaskSpec(id="toy/shapes", factory="unused:Shapes", needs_data=False)
 
@@ -71,7 +71,7 @@ def test_probe_aliases_are_accepted():
 
 
 def test_settings_error_is_a_one_line_usage_error():
-    from biobench_core.errors import one_line
+    from biobench_core.contract._errors import one_line
 
     assert issubclass(SettingsError, TaskDataError)  # callers catching data errors still catch it
     error = SettingsError("toy/shapes: unknown setting 'x'")
@@ -100,7 +100,7 @@ KIT_TASKS = '''
 from PIL import Image
 
 from biobench_core import TaskSpec, hookimpl
-from biobench_core.tasks import Example, Setting, Task
+from biobench_core.contract._tasks import Example, Setting, Task
 
 
 class Declared(Task):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from biobench_core import stats
-from biobench_core.leaderboard import RowData, column_statistics, interval
+from biobench_core.results import _stats as stats
+from biobench_core.results._leaderboard import RowData, column_statistics, interval
 
 
 # -- Wilson -------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from biobench_core.store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore, StoreError
+from biobench_core.results._store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore, StoreError
 
 
 def _record(backbone: str, i: int) -> ExperimentRecord:

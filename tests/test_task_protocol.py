@@ -12,12 +12,13 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from biobench_core.extraction import pool_frames
-from biobench_core.leaderboard import build_leaderboard, render
-from biobench_core.metrics import group_scores
-from biobench_core.specs import TaskSpec
-from biobench_core.store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore
-from biobench_core.tasks import Example, Task, balanced_subsample
+from biobench_core.engine._extraction import pool_frames
+from biobench_core.formats import render
+from biobench_core.results._leaderboard import build_leaderboard
+from biobench_core.results._metrics import group_scores
+from biobench_core.contract._specs import TaskSpec
+from biobench_core.results._store import SCHEMA_VERSION, ExperimentKey, ExperimentRecord, ResultsStore
+from biobench_core.contract._tasks import Example, Task, balanced_subsample
 
 SPEC = TaskSpec(id="toy/clips", factory="x:y", needs_data=False)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from biobench_core.distributions import write_distribution
+from biobench_core.testing._distributions import write_distribution
 
 TRUSTY = '''
 from biobench_core import BackboneSpec, TaskSpec, hookimpl
@@ -49,7 +49,7 @@ TRUSTY_MODEL = '''
 import torch
 from torchvision import transforms
 from biobench_core import EncodedImgBatch, VisionBackbone
-from biobench_core.weights import file_weights_id, read_state_dict
+from biobench_core.engine._weights import file_weights_id, read_state_dict
 
 
 class Net(VisionBackbone):
@@ -248,8 +248,8 @@ def test_unstable_transform_is_not_cached_and_says_so(trusty):
 
 
 def test_a_put_over_an_existing_entry_replaces_it(tmp_path):
-    from biobench_core.cache import FeatureCache
-    from biobench_core.tasks import Example, SplitFeatures
+    from biobench_core.engine._feature_cache import FeatureCache
+    from biobench_core.contract._tasks import Example, SplitFeatures
 
     cache = FeatureCache(tmp_path)
     examples = [Example("a", 0), Example("b", 1)]
@@ -385,7 +385,7 @@ id = "image-folder"
 data = "{trusty["data"]}"
 settings = {{ probe = "simpleshot" }}
 ''')
-    from biobench_core.cli import main
+    from biobench_core.cli._main import main
 
     assert main(["run", "--config", str(config), "--quiet"]) == 0
     rows = _stored(trusty["results"])

@@ -1,4 +1,4 @@
-"""biobench_core.weights: the one weights helper every plugin uses (digests, safe reading, ids, offline)."""
+"""biobench_core.engine._weights: the one weights helper every plugin uses (digests, safe reading, ids, offline)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from biobench_core import weights
-from biobench_core.weights import (WeightsFileError, WeightsNotFoundError, cached_hub_revision, file_digest,
+from biobench_core.engine import _weights as weights
+from biobench_core.engine._weights import (WeightsFileError, WeightsNotFoundError, cached_hub_revision, file_digest,
                                    file_weights_id, is_offline, pretrained_weights_id, random_weights_id,
                                    read_state_dict)
 
@@ -32,7 +32,7 @@ def _equal(a: dict, b: dict) -> bool:
 
 
 def test_importing_the_module_imports_no_torch():
-    code = "import sys, biobench_core.weights; print('torch' in sys.modules, 'safetensors' in sys.modules)"
+    code = "import sys, biobench_core.engine._weights; print('torch' in sys.modules, 'safetensors' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["False", "False"]
 

@@ -13,7 +13,7 @@ This module is also a pytest plugin, off by default: turn it on with ``-p bioben
 
 - ``biobench_plugin``: the distribution under test (the ini option ``biobench_plugin``; override the fixture
   to choose another);
-- ``biobench_registry``: an isolated :class:`~biobench_core.plugins.Registry` of only that distribution,
+- ``biobench_registry``: an isolated :class:`~biobench_core.contract._registry.Registry` of only that distribution,
   which ``load_backbone``, ``list_backbones``... use for the duration of the test;
 - ``register_plugin(obj, namespace)``: add a throwaway in-process plugin (a module or any object with hook
   functions) to that registry for one test.
@@ -30,18 +30,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from biobench_core.contract._registry import reset_registry
 from biobench_core.testing import switch as _switch
 from biobench_core.testing._backbone import check_backbone, make_test_images
 from biobench_core.testing._cli import cli_in_process
+from biobench_core.testing._format import check_format
+from biobench_core.testing._distributions import write_distribution
+from biobench_core.testing._executor import check_executor
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkAccessError, NetworkGuard
+from biobench_core.testing._metric import check_metric
 from biobench_core.testing._plugin import check_plugin
+from biobench_core.testing._probe_check import check_probe
 from biobench_core.testing._registry import isolated_registry, plugin_from_source, use_registry
 from biobench_core.testing._report import Check, ConformanceError, Report
 from biobench_core.testing._task import check_task
 
-__all__ = ["check_plugin", "check_backbone", "check_task", "cli_in_process", "Check", "Report", "ConformanceError",
+__all__ = ["check_plugin", "check_backbone", "check_task", "check_format", "check_probe", "check_metric",
+           "check_executor", "cli_in_process", "Check", "Report", "ConformanceError",
            "use_registry", "isolated_registry", "plugin_from_source", "make_test_images", "NetworkGuard",
-           "NetworkAccessError", "HEAVY_MODULES"]
+           "NetworkAccessError", "HEAVY_MODULES", "reset_registry", "write_distribution"]
 
 # The fixtures need pytest, which biobench-core does not depend on: without it the checks still import and
 # run (``biobench plugins validate``); with it, registering this package as a pytest plugin provides them.

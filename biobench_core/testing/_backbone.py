@@ -76,7 +76,7 @@ def _check_features(report: Report, out: Any, n: int, spec: Any) -> bool:
     """Type, shape, dtype and finiteness of one ``img_encode`` output; False when nothing more can be checked."""
     import torch
 
-    from biobench_core.interfaces import BackboneOutputError, EncodedImgBatch, check_encoded
+    from biobench_core.contract._backbone import BackboneOutputError, EncodedImgBatch, check_encoded
 
     if not isinstance(out, EncodedImgBatch):
         report.fail("output", f"img_encode returned {type(out).__name__}, not EncodedImgBatch")
@@ -135,7 +135,7 @@ _FIX_REPR = ("give the transform a __repr__ that names its class and every param
 def _check_transform_identity(report: Report, backbone: Any, transform: Any) -> None:
     """The feature cache keys on the transform's description (its ``repr``): it must exist and be the same for
     every ``make_img_transform()`` call, or the core will not cache this backbone's features."""
-    from biobench_core.identity import UNSTABLE_REPR, describe_transform
+    from biobench_core.engine._identity import UNSTABLE_REPR, describe_transform
 
     description = describe_transform(transform)
     if description is None:
@@ -168,7 +168,7 @@ def _check_preprocessing(report: Report, backbone: Any, transform: Any, images: 
     uses one or the other, and features must not depend on which."""
     import torch
 
-    from biobench_core.preprocessing import Preprocessing, apply_geometry, normalise
+    from biobench_core.contract._preprocessing import Preprocessing, apply_geometry, normalise
 
     try:
         declared = backbone.preprocessing()
@@ -248,8 +248,8 @@ def check_backbone(
     """
     import torch
 
-    from biobench_core.catalog import import_factory, resolve_backbone
-    from biobench_core.interfaces import VisionBackbone
+    from biobench_core.contract._catalog import import_factory, resolve_backbone
+    from biobench_core.contract._backbone import VisionBackbone
 
     report = Report(backbone_id)
     try:

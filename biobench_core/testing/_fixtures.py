@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from biobench_core.plugins import PluginRecord, Registry
+from biobench_core.contract._registry import PluginRecord, Registry
 from biobench_core.testing._registry import isolated_registry, use_registry
 
 __all__ = ["biobench_plugin", "biobench_registry", "register_plugin"]

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from biobench_core.errors import debug_enabled
-from biobench_core.hookspecs import CONTRACT_VERSION, SUPPORTED_CONTRACTS
+from biobench_core.contract._errors import debug_enabled
+from biobench_core.contract.hookspecs import CONTRACT_VERSION, SUPPORTED_CONTRACTS
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkGuard
 from biobench_core.testing._report import Report
 
@@ -136,9 +136,11 @@ def check_plugin(distribution: str, *, forbidden_imports: Sequence[str] = HEAVY_
             listing_failed = True
             report.fail("specs", f"namespace '{ep['name']}': {record['error']}")
         else:
-            n = record["backbones"] + record["tasks"]
+            extensions = record.get("extensions", {})
+            n = record["backbones"] + record["tasks"] + sum(extensions.values())
             report.add("specs", "ok" if n else "warn",
                        f"namespace '{ep['name']}': {record['backbones']} backbone(s), {record['tasks']} task(s)"
+                       + "".join(f", {count} {kind}(s)" for kind, count in extensions.items())
                        + ("" if n else "; the plugin offers nothing"))
     if probe.get("duplicates"):
         report.fail("unique ids", f"ids yielded more than once: {', '.join(probe['duplicates'])}")
@@ -181,7 +183,7 @@ def check_plugin(distribution: str, *, forbidden_imports: Sequence[str] = HEAVY_
 
 def _check_installed(report: Report, distribution: str) -> None:
     """Against every other installed plugin: a namespace, id or alias it claims too fails, naming it."""
-    from biobench_core.plugins import installed_conflicts
+    from biobench_core.contract._registry import installed_conflicts
 
     conflicts = installed_conflicts(distribution)
     for message in conflicts:

@@ -29,7 +29,7 @@ def _load_guard():
 
 def _one_line(exc: BaseException, typed: bool = True) -> str:
     """The kit's one line for ``exc`` (the caller forwards this script's stderr under ``BIOBENCH_DEBUG=1``)."""
-    from biobench_core.errors import debug_enabled, one_line
+    from biobench_core.contract._errors import debug_enabled, one_line
 
     if debug_enabled():
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
@@ -67,7 +67,7 @@ def main(dist_name: str, forbidden: tuple[str, ...] | None = None) -> dict:
         out["heavy_after_import"] = {name: watcher.origins.get(name, "?") for name in loaded()}
 
         guard.phase = "listing"
-        from biobench_core.plugins import Registry
+        from biobench_core.contract._registry import Registry
 
         start = time.perf_counter()
         registry = Registry(entry_points=eps)

@@ -10,8 +10,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from biobench_core import plugins
-from biobench_core.plugins import Registry
+from biobench_core.contract import _registry as plugins
+from biobench_core.contract._registry import Registry
 
 __all__ = ["use_registry", "isolated_registry", "plugin_from_source"]
 

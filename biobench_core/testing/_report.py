@@ -7,7 +7,7 @@ import sys
 import traceback
 from typing import Any
 
-from biobench_core.errors import debug_enabled, one_line
+from biobench_core.contract._errors import debug_enabled, one_line
 
 __all__ = ["Check", "Report", "ConformanceError", "exception_line"]
 
@@ -15,7 +15,7 @@ STATUSES = ("ok", "warn", "skip", "fail")
 
 
 def exception_line(exc: BaseException) -> str:
-    """``exc`` in a check's message: :func:`biobench_core.errors.one_line` with its type, which keeps the line
+    """``exc`` in a check's message: :func:`biobench_core.contract._errors.one_line` with its type, which keeps the line
     that says what is wrong; with ``BIOBENCH_DEBUG=1`` its full traceback goes to stderr as well."""
     if debug_enabled():
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)

@@ -26,7 +26,7 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
                n_load: int = 3, feature_dim: int = 16, evaluate: bool = True) -> Report:
     """Build ``task_id`` (through the current registry) and check it; return a :class:`Report`.
 
-    Checks: the task declares its settings as :class:`~biobench_core.tasks.Setting` objects and refuses an
+    Checks: the task declares its settings as :class:`~biobench_core.contract._tasks.Setting` objects and refuses an
     unknown one with a ``SettingsError`` (so a typo is never silently ignored); both splits are non-empty lists
     of ``Example``; ids are unique, disjoint across splits (for a ``leave_one_out`` task: every test id in train)
     and stable across two calls; labels are ints and every test label occurs in train (unless the task is
@@ -37,8 +37,8 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
     """
     from PIL import Image
 
-    from biobench_core.catalog import load_task
-    from biobench_core.tasks import Example
+    from biobench_core.contract._catalog import load_task
+    from biobench_core.contract._tasks import Example
 
     report = Report(task_id)
     try:
@@ -154,8 +154,8 @@ def _check_settings(report: Report, task: Any, task_id: str, data: str | Path | 
 
     Failures are ``settings`` checks; on success, returns the accepted names for the ``load`` check's message.
     """
-    from biobench_core.catalog import load_task
-    from biobench_core.tasks import Setting, SettingsError
+    from biobench_core.contract._catalog import load_task
+    from biobench_core.contract._tasks import Setting, SettingsError
 
     try:
         accepted = type(task).accepted_settings()
@@ -188,7 +188,7 @@ def _check_evaluate(report: Report, task: Any, train: list[Any], test: list[Any]
     when an image fails to decode), which it must score by ``test.examples``, not ``Task.examples("test")``."""
     import numpy as np
 
-    from biobench_core.tasks import Evaluation, SplitFeatures
+    from biobench_core.contract._tasks import Evaluation, SplitFeatures
 
     rng = np.random.default_rng(0)
 

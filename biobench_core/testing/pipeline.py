@@ -2,7 +2,7 @@
 
 A plugin that declares :meth:`VisionBackbone.preprocessing` promises features equal to its callable transform's.
 :func:`pipeline_features` runs the one extraction loop both ways over an :class:`ImageFilesTask` (files written as
-a task's files would be, decoded by :func:`biobench_core.images.load_image`), so a plugin's tests compare what the
+a task's files would be, decoded by :func:`biobench_core.engine._images.load_image`), so a plugin's tests compare what the
 loop really does, file decoding included.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from biobench_core.images import load_image
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Task
+from biobench_core.engine._images import load_image
+from biobench_core.contract._specs import TaskSpec
+from biobench_core.contract._tasks import Example, Task
 
 __all__ = ["photo_like_image", "ImageFilesTask", "pipeline_features", "MIXED_IMAGE_FILES", "LARGE_JPEG_FILES"]
 
@@ -25,7 +25,7 @@ MIXED_IMAGE_FILES = [(320, 240, "RGB"), (64, 48, "RGB"), (500, 120, "RGB"), (90,
                      (33, 21, "P"), (241, 199, "RGB"), (175, 300, "RGB")]
 
 #: Large enough that the declared path decodes them at 1/2 scale for a 224-256 px geometry
-#: (:func:`biobench_core.images.decoding_for`).
+#: (:func:`biobench_core.engine._images.decoding_for`).
 LARGE_JPEG_FILES = [(1400, 1100, "RGB"), (1000, 1700, "RGB")]
 
 
@@ -67,7 +67,7 @@ def pipeline_features(backbone: Any, task: Task, dtype: str = "fp32", batch_size
     """
     import torch
 
-    from biobench_core.extraction import extract, prepare_backbone
+    from biobench_core.engine._extraction import extract, prepare_backbone
 
     device = torch.device("cpu")
     backbone = prepare_backbone(backbone, device, dtype)

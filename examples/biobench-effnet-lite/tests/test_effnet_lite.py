@@ -12,8 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from biobench_core.catalog import load_backbone, resolve_backbone
-from biobench_core.interfaces import check_encoded
+from biobench_core import check_encoded, load_backbone, resolve_backbone
 
 ID = "effnet/lite0"
 
@@ -29,7 +28,7 @@ def small_batch():
 
 
 def test_listing_is_torch_free():
-    code = ("import sys; from biobench_core.catalog import list_backbones; "
+    code = ("import sys; from biobench_core import list_backbones; "
             "ids = [b.id for b in list_backbones('effnet/*')]; assert 'effnet/lite0' in ids, ids; "
             "assert 'torch' not in sys.modules")
     env = {**os.environ, "BIOBENCH_LOAD_PLUGINS": "biobench-effnet-lite"}

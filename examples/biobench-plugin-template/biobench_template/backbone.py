@@ -14,10 +14,8 @@ from jaxtyping import Float
 from PIL import Image
 from torch import Tensor, nn
 
-from biobench_core import BackboneSpec
-from biobench_core.interfaces import EncodedImgBatch, VisionBackbone
-from biobench_core.preprocessing import Preprocessing, apply_geometry, normalise
-from biobench_core.weights import file_weights_id, random_weights_id, read_state_dict
+from biobench_core import (BackboneSpec, EncodedImgBatch, Preprocessing, VisionBackbone, apply_geometry,
+                           file_weights_id, normalise, random_weights_id, read_state_dict)
 
 __all__ = ["TemplateBackbone", "TinyConvNet", "ImgTransform", "build_model"]
 
@@ -52,14 +50,14 @@ class ImgTransform:
     - **Picklable.** ``biobench run --workers N`` sends it to data-loader worker processes, so it must be a
       module-level class (or torchvision transforms), never a lambda or a closure.
     - **A stable ``repr`` naming every parameter** (see :meth:`__repr__`). The feature cache keys on it
-      (:func:`biobench_core.identity.describe_transform`): a default ``repr`` holds a memory address, so the core
+      (:func:`biobench_core.engine._identity.describe_transform`): a default ``repr`` holds a memory address, so the core
       would not cache this backbone's features, and ``check_backbone`` fails it.
     - **Deterministic**, and every image comes out with the same shape: no random augmentation.
     - **Normalisation is yours**: ``img_encode`` receives exactly what this returns, and the core normalises
       nothing. Apply whatever your weights were trained with (here mean and std 0.5, i.e. pixels in [-1, 1]).
 
     This transform is a resize, a centre crop and a normalisation, so it is computed from its
-    :class:`~biobench_core.preprocessing.Preprocessing` with biobench's own functions: what
+    :class:`~biobench_core.Preprocessing` with biobench's own functions: what
     :meth:`TemplateBackbone.preprocessing` declares and what this computes cannot drift apart. A transform that
     is something else (a letterbox, a learned resize) is written by hand and declares no preprocessing.
     """
@@ -87,9 +85,9 @@ def build_model(width: int, weights: str | None) -> tuple[TinyConvNet, str]:
       step filled: never touch the network while loading).
     - ``"random"``: a random initialisation (seeded, so that it is one reproducible model).
     - a path to a ``.safetensors`` file (or a ``.pt``/``.pth``/``.bin`` state dict), read by
-      :func:`biobench_core.weights.read_state_dict`: ``weights_only=True``, never an arbitrary unpickling.
+      :func:`biobench_core.read_state_dict`: ``weights_only=True``, never an arbitrary unpickling.
 
-    The ids are the canonical ones of :mod:`biobench_core.weights`: ``random:seed=<seed>`` for a seeded init
+    The ids are the canonical ones of :mod:`biobench_core` (``*_weights_id``): ``random:seed=<seed>`` for a seeded init
     (the placeholder is one too), ``sha256:<hex>`` for a file's content; a real plugin names its pretrained
     weights with ``pretrained_weights_id(source, revision)``, e.g. ``pretrained:hf-hub:you/your-model@<commit>``.
     """

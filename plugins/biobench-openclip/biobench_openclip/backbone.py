@@ -16,9 +16,9 @@ after open_clip loads pretrained weights.
 - a local ``.safetensors`` file (read with safetensors) or ``.pt``/``.pth``/``.bin``/``.ckpt`` file (read with
   ``torch.load(weights_only=True)``; never a free unpickling), holding a full CLIP state dict (``visual.*`` keys
   are used, the rest ignored) or the image tower's own state dict. Files are read by
-  :func:`biobench_core.weights.read_state_dict` (checkpoint containers unwrapped, ``module.`` stripped).
+  :func:`biobench_core.read_state_dict` (checkpoint containers unwrapped, ``module.`` stripped).
 
-``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<arch>:<tag>`` or
+``weights_id`` takes the canonical forms of :mod:`biobench_core` (``*_weights_id``): ``pretrained:<arch>:<tag>`` or
 ``pretrained:hf-hub:<org>/<repo>``, each with ``@<commit>`` when the weights came from a Hugging Face Hub
 revision the local cache knows; ``random:seed=<seed>``; ``sha256:<file content hash>``.
 
@@ -39,12 +39,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
-from biobench_core import weights as core_weights
-from biobench_core.errors import one_line
-from biobench_core.preprocessing import Geometry, Preprocessing
-from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
-                                   random_weights_id)
+from biobench_core import (BackboneSpec, EncodedImgBatch, Geometry, Preprocessing, VisionBackbone, cached_hub_revision,
+                           file_weights_id, is_offline, one_line, pretrained_weights_id, random_weights_id)
+import biobench_core
 from biobench_openclip import HF_HUB_PREFIX
 
 __all__ = ["OpenClipBackbone", "WeightsError", "WeightsNotAvailableError", "preprocessing_from_cfg"]
@@ -105,10 +102,10 @@ def _looks_like_network_error(exc: BaseException) -> bool:
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """:func:`biobench_core.weights.read_state_dict`, a file it cannot read raised as :class:`WeightsError`."""
+    """:func:`biobench_core.read_state_dict`, a file it cannot read raised as :class:`WeightsError`."""
     try:
-        return core_weights.read_state_dict(path)
-    except core_weights.WeightsFileError as exc:
+        return biobench_core.read_state_dict(path)
+    except biobench_core.WeightsFileError as exc:
         raise WeightsError(str(exc)) from exc
 
 

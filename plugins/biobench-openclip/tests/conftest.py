@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from biobench_core.plugins import reset_registry
+from biobench_core.testing import reset_registry
 
 
 @pytest.fixture(autouse=True)

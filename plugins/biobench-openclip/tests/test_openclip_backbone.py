@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import biobench_core
-from biobench_core.interfaces import check_encoded
+from biobench_core import check_encoded
 
 open_clip = pytest.importorskip("open_clip")
 safetensors_torch = pytest.importorskip("safetensors.torch")

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import biobench_core
-from biobench_core.preprocessing import Geometry, Preprocessing, apply_geometry, normalise
+from biobench_core import Geometry, Preprocessing, apply_geometry, normalise
 from biobench_core.testing import check_backbone, make_test_images
 from biobench_core.testing.pipeline import (LARGE_JPEG_FILES, MIXED_IMAGE_FILES, ImageFilesTask, photo_like_image,
                                             pipeline_features)

@@ -1,4 +1,4 @@
-"""First-party biobench tasks.
+"""First-party biobench tasks, and the metrics of the tasks that score by their own rule.
 
 Listing is torch-free and PIL-free: this module only yields specs; each task's code is imported when used.
 """
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from biobench_core import TaskSpec, hookimpl
+from biobench_core import MetricSpec, TaskSpec, hookimpl
 
-__all__ = ["BIOBENCH_CONTRACT", "biobench_tasks"]
+__all__ = ["BIOBENCH_CONTRACT", "biobench_tasks", "biobench_metrics"]
 
 BIOBENCH_CONTRACT = 2
 
@@ -56,7 +56,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "locations; macro-F1 over test classes",
         license="CDLA-Permissive-1.0",
         protocol="logreg",
-        metric="biobench_tasks.iwildcam:macro_f1_present",
+        metric="macro-f1-present",
         needs_data=True,
         data_source="https://wilds.stanford.edu (iWildCam v2.0)",
         data_size="12 GB",
@@ -69,7 +69,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "mean per-trait macro-F1",
         license=None,
         protocol="logreg",
-        metric="biobench_tasks.fishnet:mean_trait_macro_f1",
+        metric="mean-trait-macro-f1",
         needs_data=True,
         data_source="https://github.com/faixan-khan/FishNet (images: Google Drive)",
         data_size="5.4 GB",
@@ -159,7 +159,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "SimpleShot + Mahalanobis open-set rule; 1 - normalised poison-aware cost (macro-F1 as a split)",
         license=None,
         protocol="simpleshot",
-        metric="biobench_tasks.fungiclef:cost_score",
+        metric="fungiclef-cost-score",
         needs_data=True,
         data_source="https://www.imageclef.org/FungiCLEF2023 (files: http://ptak.felk.cvut.cz/plants/DanishFungiDataset/)",
         data_size="9 GB",
@@ -190,4 +190,29 @@ def biobench_tasks() -> Iterator[TaskSpec]:
         data_source="https://mammal-net.github.io (files: https://mammalnet.s3.amazonaws.com)",
         data_size="18k videos, 539 h",
         data_recipe="biobench_tasks.mammalnet:DATA",
+    )
+
+
+@hookimpl
+def biobench_metrics() -> Iterator[MetricSpec]:
+    """The metrics of iWildCam, FishNet and FungiCLEF (before these specs, ``"module:function"`` names, which
+    still resolve to the same functions)."""
+    yield MetricSpec(
+        name="macro-f1-present",
+        factory="biobench_tasks.iwildcam:macro_f1_present",
+        replicates="biobench_tasks.iwildcam:macro_f1_present_replicates",
+        description="macro-F1 over the classes present in y_true (WILDS's convention for iWildCam)",
+    )
+    yield MetricSpec(
+        name="mean-trait-macro-f1",
+        factory="biobench_tasks.fishnet:mean_trait_macro_f1",
+        replicates="biobench_tasks.fishnet:mean_trait_macro_f1_replicates",
+        description="FishNet: the mean over its nine binary traits of each trait's macro-F1",
+    )
+    yield MetricSpec(
+        name="fungiclef-cost-score",
+        factory="biobench_tasks.fungiclef:cost_score",
+        replicates="biobench_tasks.fungiclef:cost_score_replicates",
+        higher_is_better=True,  # 1 - the normalised cost: 1 when every example is right
+        description="FungiCLEF 2023: 1 - the poison-aware cost / the worst-case cost",
     )

@@ -9,10 +9,10 @@ example ids are made (:meth:`~ClassFolderTask.example_ids`) and each class's gro
   split that holds only some of the classes keeps the train split's labels (a per-split ``sorted(os.listdir)``
   would shift them).
 * A missing split folder, a split without images, a test class without train images, or two images with one id
-  is one :class:`~biobench_core.tasks.TaskDataError` line naming the folder or files, raised when the task is
+  is one :class:`~biobench_core.TaskDataError` line naming the folder or files, raised when the task is
   built. An empty class folder is skipped with a :class:`~biobench_tasks._formats.DataWarning` naming it.
 * Images are found by listing the folders, so each one exists when the task is built; it is decoded to 8-bit RGB
-  (:func:`~biobench_tasks.image_folder.load_rgb`) when loaded.
+  (:func:`biobench_core.load_rgb`) when loaded.
 """
 
 from __future__ import annotations
@@ -21,20 +21,15 @@ import os
 from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import SPLITS, Example, Task, TaskDataError
+from biobench_core import SPLITS, Example, ImageFileTask, TaskDataError
 from biobench_tasks._formats import IMAGE_EXTENSIONS, class_index, scan_class_folders
-from biobench_tasks.image_folder import load_rgb
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 __all__ = ["ClassFolderTask"]
 
 
-class ClassFolderTask(Task):
+class ClassFolderTask(ImageFileTask):
     """``<root>/<train folder>/<class>/<image>`` and ``<root>/<test folder>/<class>/<image>``; see the module."""
 
     #: split -> the folder names (relative to :attr:`root`) tried in order; the first that exists is used.
@@ -43,17 +38,7 @@ class ClassFolderTask(Task):
     missing_hint: ClassVar[str] = ""
     extensions: ClassVar[frozenset[str]] = IMAGE_EXTENSIONS
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.resolve_root(self.data.absolute())
-        self._build()
-
-    # -- what subclasses may override --------------------------------------------------------------------------
-
-    def resolve_root(self, data: Path) -> Path:
-        """The folder the split folders are in (the data folder itself by default)."""
-        return data
+    # -- what subclasses may override (and :meth:`resolve_root`: the folder the split folders are in) -------------
 
     def split_folders(self) -> dict[str, Sequence[str]]:
         """:attr:`folders`, or a choice that depends on the task's settings."""
@@ -83,7 +68,7 @@ class ClassFolderTask(Task):
         hint = f"; {self.missing_hint}" if self.missing_hint else ""
         raise TaskDataError(f"{self.root / first}: missing folder: expected {first}/<class>/<image>{others}{hint}")
 
-    def _build(self) -> None:
+    def read(self) -> None:
         dirs = {split: self._folder(split, names) for split, names in self.split_folders().items()}
         found = {split: scan_class_folders(folder, extensions=self.extensions) for split, folder in dirs.items()}
         self.split_dirs = dirs
@@ -114,10 +99,6 @@ class ClassFolderTask(Task):
             self.split_examples[split] = tuple(examples)
 
     # -- the Task contract -------------------------------------------------------------------------------------
-
-    def load(self, example: Example) -> Image.Image:
-        assert example.source is not None
-        return load_rgb(example.source)
 
     @property
     def class_names(self) -> list[str]:

@@ -1,7 +1,7 @@
 """Reading the datasets' own formats: tables by column name and class folders, with errors that name the place.
 
 Every task module reads its metadata through these two functions, so a missing file, a missing column or a bad
-row is always one :class:`~biobench_core.tasks.TaskDataError` line naming the file (and row or column).
+row is always one :class:`~biobench_core.TaskDataError` line naming the file (and row or column).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError
 
 __all__ = ["Table", "read_columns", "scan_class_folders", "class_index", "IMAGE_EXTENSIONS", "DataWarning",
            "FileIndex"]

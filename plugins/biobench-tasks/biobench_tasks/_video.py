@@ -2,11 +2,11 @@
 
 A video task never decodes in a loop of its own: :meth:`VideoTask.load` returns the clip's frames as a list of
 8-bit RGB PIL images, and the core's extraction loop encodes every frame and pools the frame features per clip with
-the task's :attr:`~biobench_core.tasks.Task.frame_pooling` (``"max"`` here: both BioBench video tasks take the
+the task's :attr:`~biobench_core.Task.frame_pooling` (``"max"`` here: both BioBench video tasks take the
 maximum over frames). Which files make up each clip is fixed when the task is built (:attr:`VideoTask.clip_frames`),
 so the frames never depend on the order in which workers load clips.
 
-Torch-free and PIL-free at import: PIL is imported by :func:`biobench_tasks.image_folder.load_rgb` when a frame is
+Torch-free and PIL-free at import: PIL is imported by :func:`biobench_core.load_rgb` when a frame is
 decoded.
 """
 
@@ -17,9 +17,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from biobench_core.tasks import Example, Task
+from biobench_core import Example, ImageFileTask
 from biobench_tasks._formats import DataWarning
-from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -27,8 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["VideoTask", "clip_folder", "warn_unseen_test_labels"]
 
 
-class VideoTask(Task):
-    """A task whose examples are clips of frame files; subclasses fill ``split_examples`` and ``clip_frames``."""
+class VideoTask(ImageFileTask):
+    """A task whose examples are clips of frame files; a subclass fills ``split_examples`` and ``clip_frames`` in
+    :meth:`~biobench_core.ImageFileTask.read`."""
 
     frame_pooling: ClassVar[str] = "max"
     #: example id -> the absolute paths of the frames :meth:`load` returns, in temporal order.
@@ -42,6 +42,8 @@ class VideoTask(Task):
         return self.frame_paths(example)
 
     def load(self, example: Example) -> list[Image.Image]:
+        from biobench_core import load_rgb
+
         return [load_rgb(path) for path in self.frame_paths(example)]
 
 
@@ -64,4 +66,4 @@ def warn_unseen_test_labels(where: object, splits: Mapping[str, Sequence[Example
         shown = ", ".join(map(str, labels[:5])) + (", ..." if len(labels) > 5 else "")
         warnings.warn(f"{where}: {len(unseen)} test clips of {len(labels)} {what} without training clips (label "
                       f"{shown}; e.g. clip {unseen[0].id}): kept, they count in macro-F1 and cannot be predicted",
-                      DataWarning, stacklevel=3)
+                      DataWarning, stacklevel=4)

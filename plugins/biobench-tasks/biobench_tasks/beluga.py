@@ -58,18 +58,12 @@ import os
 import warnings
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
+from biobench_core import DataRecipe, Download, Evaluation, Example, ImageFileTask, SplitFeatures, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, class_index
-from biobench_tasks.image_folder import load_rgb
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 __all__ = ["Beluga", "DATA", "ANNOTATIONS", "IMAGES", "K", "loo_knn"]
 
@@ -88,19 +82,13 @@ DATA = DataRecipe(
 )
 
 
-class Beluga(Task):
+class Beluga(ImageFileTask):
     """Beluga ID 2022: leave-one-out 5-NN over every image; see the module docstring."""
 
     settings_schema = {"probe": None}  # the protocol is leave-one-out k-NN, not a probe fitted on train
     leave_one_out = True  # train (the gallery) and test (the queries) are the same images
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
-        self._read()
-
-    def _read(self) -> None:
+    def read(self) -> None:
         path = self.root / ANNOTATIONS
         images_dir = self.root / IMAGES
         coco = _read_json(path)
@@ -192,8 +180,8 @@ class Beluga(Task):
 
     # -- the Task contract -----------------------------------------------------------------------------------
 
-    def load(self, example: Example) -> Image.Image:
-        return load_rgb(example.source if example.source is not None else self.root / IMAGES / example.id)
+    def image_path(self, example: Example) -> str | Path:
+        return example.source if example.source is not None else self.root / IMAGES / example.id
 
     @property
     def class_names(self) -> list[str]:
@@ -201,7 +189,7 @@ class Beluga(Task):
 
     def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
         """Each test image is classified by its K nearest train images other than itself and its copies."""
-        from biobench_core.metrics import group_scores, metric_score
+        from biobench_core import group_scores, metric_score
 
         def file_key(ex: Example) -> str:
             return self._copy_of.get(ex.id, ex.id)
@@ -237,7 +225,7 @@ def loo_knn(gallery: np.ndarray, gallery_labels: np.ndarray, gallery_keys: np.nd
     """
     import torch
 
-    from biobench_core.probes.device import resolve_device, rows_per_chunk
+    from biobench_core import resolve_device, rows_per_chunk
 
     dev = resolve_device(device)
     labels = np.asarray(gallery_labels, dtype=np.int64)

@@ -20,7 +20,7 @@ fragment dropped, not percent-decoded) names the image file in ``DIR/images``. E
 The label is the taxonomy ``gbif_class|gbif_order|gbif_family|gbif_genus|gbif_species`` (an empty rank stays
 empty, e.g. a specimen identified to genus only). Every image's existence is checked when the task is built.
 
-Rows are checked when the task is built, each problem one :class:`~biobench_core.tasks.TaskDataError` line naming
+Rows are checked when the task is built, each problem one :class:`~biobench_core.TaskDataError` line naming
 ``metadata.csv`` and the row: a missing column, an empty ``id``, a duplicate ``id``, a missing image, an empty or
 unparseable ``visit_date``. Two kinds of rows are skipped, counted in one
 :class:`~biobench_tasks._formats.DataWarning` each: an empty ``image_thumbnail_large`` (no image; BioBench skips
@@ -53,17 +53,10 @@ import warnings
 from collections.abc import Sequence
 from itertools import compress
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from biobench_core.data import DataRecipe
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Task, TaskDataError
+from biobench_core import DataRecipe, Example, ImageFileTask, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, Table, class_index, read_columns
-from biobench_tasks.image_folder import load_rgb
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 __all__ = ["Ecdysis", "DATA", "parse_visit_date", "image_name", "image_names", "TAXONOMY", "TRAIN_FRACTION"]
 
@@ -143,16 +136,10 @@ def _id_key(example_id: str) -> tuple[int, int, str]:
     return (0, int(example_id), example_id) if example_id.isdigit() else (1, 0, example_id)
 
 
-class Ecdysis(Task):
+class Ecdysis(ImageFileTask):
     """``metadata.csv`` + ``images/``, an 80/20 temporal split per taxon; see the module docstring."""
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
-        self._read()
-
-    def _read(self) -> None:
+    def read(self) -> None:
         csv_path = self.root / METADATA
         table = read_columns(csv_path, REQUIRED)
         images = self.root / IMAGES
@@ -289,10 +276,6 @@ class Ecdysis(Task):
         return in_train
 
     # -- the Task contract -------------------------------------------------------------------------------------
-
-    def load(self, example: Example) -> Image.Image:
-        assert example.source is not None
-        return load_rgb(example.source)
 
     @property
     def class_names(self) -> list[str]:

@@ -26,13 +26,13 @@ Every image's existence is checked when the task is built.
 logistic regression on standardised features, C by stratified cross-validation on the training split);
 ``--set probe=...`` picks another. A trait whose training labels are all one value predicts that value.
 
-**Metric.** ``mean_trait_macro_f1``: for each trait, macro-F1 over its classes present in the truth or the
-predictions (scikit-learn's ``f1_score(average="macro")``; 0/1 classes), then the mean over the nine traits. An
-example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait ``i`` of
-:data:`TRAITS`; FeedingPath is bit 0, pelagic = 1), so the bootstrap resamples images with all nine traits
+**Metric.** ``mean-trait-macro-f1`` (:func:`mean_trait_macro_f1`): for each trait, macro-F1 over its classes present
+in the truth or the predictions (scikit-learn's ``f1_score(average="macro")``; 0/1 classes), then the mean over the
+nine traits. An example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait
+``i`` of :data:`TRAITS`; FeedingPath is bit 0, pelagic = 1), so the bootstrap resamples images with all nine traits
 together. A prediction of -1 (image not scored) is a third class, "no prediction", for every trait.
-``Evaluation.splits``: each trait's macro-F1 as ``trait:<name>``. The per-example score is the fraction of its
-nine traits predicted correctly.
+``Evaluation.splits``: each trait's macro-F1 as ``trait:<name>``. The per-example score is the fraction of its nine
+traits predicted correctly.
 
 **n_train.** ``--set n_train=N`` balances the subsample over FeedingPath (pelagic/benthic), the one trait that is
 not a habitat flag and the most balanced one; the habitat traits keep roughly their training frequencies.
@@ -52,20 +52,15 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
+from biobench_core import DataRecipe, Download, Evaluation, Example, ImageFileTask, SplitFeatures, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, Table, read_columns
-from biobench_tasks.image_folder import load_rgb
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-__all__ = ["FishNet", "DATA", "TRAITS", "encode", "decode", "mean_trait_macro_f1", "trait_macro_f1"]
+__all__ = ["FishNet", "DATA", "TRAITS", "encode", "decode", "mean_trait_macro_f1",
+           "mean_trait_macro_f1_replicates", "trait_macro_f1"]
 
 #: The nine traits, in bit order: an example's label is ``sum(trait_i << i)``.
 TRAITS = ("FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal", "Polar", "freshwater", "saltwater",
@@ -101,18 +96,15 @@ def decode(labels: np.ndarray) -> np.ndarray:
     return np.where(labels[:, None] < 0, NO_PREDICTION, bits)
 
 
-class FishNet(Task):
+class FishNet(ImageFileTask):
     """FishNet's nine binary functional traits, one probe per trait; see the module docstring."""
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
+    def read(self) -> None:
         self.split_examples = {split: self._read(self.root / name) for split, name in FILES.items()}
         both = {ex.id for ex in self.split_examples["train"]} & {ex.id for ex in self.split_examples["test"]}
         if both:
             warnings.warn(f"{self.root}: {len(both)} images are listed in both train.csv and test.csv "
-                          f"(e.g. {min(both)})", DataWarning, stacklevel=2)
+                          f"(e.g. {min(both)})", DataWarning, stacklevel=3)
 
     def _read(self, csv_path: Path) -> tuple[Example, ...]:
         table = read_columns(csv_path, ("image", "Folder", *TRAITS))
@@ -152,24 +144,21 @@ class FishNet(Task):
                 raise TaskDataError(f"{table.where(i)}: image not found: {images / folder / name}")
             examples.append(Example(name, label, None, known[0] + name))
         if dropped:
-            warnings.warn(f"{csv_path}: {dropped} rows with a missing trait dropped", DataWarning, stacklevel=3)
+            warnings.warn(f"{csv_path}: {dropped} rows with a missing trait dropped", DataWarning, stacklevel=4)
         if repeated:
             warnings.warn(f"{csv_path}: {repeated} rows repeat an image listed earlier in the file; kept once",
-                          DataWarning, stacklevel=3)
+                          DataWarning, stacklevel=4)
         if not examples:
             raise TaskDataError(f"{csv_path}: no rows with all nine traits ({', '.join(TRAITS)})")
         return tuple(examples)
 
     # -- the Task contract -----------------------------------------------------------------------------------
 
-    def load(self, example: Example) -> Image.Image:
-        return load_rgb(example.source)
-
     def stratum(self, example: Example) -> object:
         return example.label & 1  # FeedingPath: pelagic 1, benthic 0
 
     def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
-        from biobench_core.probes import make_probe
+        from biobench_core import make_probe
 
         bits_train, bits_test = decode(train.labels), decode(test.labels)
         pred_bits = np.empty_like(bits_test)
@@ -231,44 +220,19 @@ def trait_macro_f1(y_true, y_pred, trait: str) -> float:
     return float(_per_trait(y_true, y_pred, np.ones((1, len(y_true))))[0, TRAITS.index(trait)])
 
 
-def _replicates(y_true, y_pred, weights) -> np.ndarray:
+def mean_trait_macro_f1_replicates(y_true, y_pred, weights) -> np.ndarray:
     """``mean_trait_macro_f1`` on each bootstrap replicate; ``weights[r, i]``: how often example i is drawn."""
     return _per_trait(y_true, y_pred, weights).mean(axis=1)
 
 
-mean_trait_macro_f1.replicates = _replicates  # type: ignore[attr-defined]
-
-
 def _per_trait(y_true, y_pred, weights) -> np.ndarray:
-    """(R, 9): each trait's macro-F1 on each replicate (row of ``weights``)."""
+    """(R, 9): each trait's macro-F1 on each replicate (row of ``weights``), from the core's per-class counts
+    (:func:`biobench_core.class_counts`, :func:`biobench_core.f1_from_counts`); -1 (no prediction) decodes to a
+    third class of every trait."""
+    from biobench_core import class_counts, f1_from_counts
+
     t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if t.size == 0:
         raise ValueError("mean_trait_macro_f1: no examples")
-    w = np.asarray(weights, dtype=np.float64)
-    n_traits, k = len(TRAITS), 3  # classes per trait: 0, 1, no prediction
-    offset = np.arange(n_traits, dtype=np.int64) * k  # trait i's class c is key i * 3 + c
-    bt, bp = decode(t) + offset, decode(p) + offset  # (n, 9) keys
-    size = n_traits * k + 1  # the last key: not a true positive
-    true = _weighted_counts(bt, w, size)[:, :-1].reshape(-1, n_traits, k)
-    pred = _weighted_counts(bp, w, size)[:, :-1].reshape(-1, n_traits, k)
-    tp = _weighted_counts(np.where(bt == bp, bt, size - 1), w, size)[:, :-1].reshape(-1, n_traits, k)
-    present = (true + pred) > 0  # in this replicate's truth or predictions
-    f1 = np.divide(2 * tp, true + pred, out=np.zeros_like(tp), where=present)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return f1.sum(axis=2) / present.sum(axis=2)
-
-
-def _weighted_counts(keys: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """(R, k): for each row of ``weights`` (R, n), the summed weight of each key 0..k-1 over the examples' keys
-    (``keys`` of shape (n, m): m keys per example)."""
-    r_count, n = weights.shape
-    m = keys.shape[1]
-    out = np.empty((r_count, k), dtype=np.float64)
-    step = max(1, 4_000_000 // max(n * m, 1))  # replicates per chunk: bounds the index array's memory
-    for lo in range(0, r_count, step):
-        chunk = weights[lo:lo + step]
-        rows = chunk.shape[0]
-        index = (np.arange(rows, dtype=np.int64)[:, None, None] * k + keys[None]).ravel()
-        drawn = np.broadcast_to(chunk[:, :, None], (rows, n, m)).ravel()
-        out[lo:lo + rows] = np.bincount(index, weights=drawn, minlength=rows * k).reshape(rows, k)
-    return out
+    bt, bp = decode(t), decode(p)  # (n, 9): each trait's class, 0 or 1 (2: no prediction)
+    return np.stack([f1_from_counts(*class_counts(bt[:, i], bp[:, i], weights)) for i in range(len(TRAITS))], axis=1)

@@ -44,7 +44,7 @@ Mahalanobis distance to the nearest class mean exceeds the 95th percentile of th
 classes, with Ledoit-Wolf shrinkage (``sklearn.covariance.ledoit_wolf`` of the class-centred features). Runs on
 the evaluation's device (CPU or GPU), in float64.
 
-**Metric** ``biobench_tasks.fungiclef:cost_score``: ``1 - sum(cost) / sum(worst)`` over the examples, where an
+**Metric** ``fungiclef-cost-score`` (:func:`cost_score`): ``1 - sum(cost) / sum(worst)`` over the examples, where an
 example's cost is the competition's
 
 * classification part: 10 when an unknown species is given a known class, 0.1 when a known species is called
@@ -86,17 +86,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Evaluation, Example, SplitFeatures, Task, TaskDataError
+from biobench_core import DataRecipe, Download, Evaluation, Example, ImageFileTask, SplitFeatures, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, read_columns
-from biobench_tasks.image_folder import load_rgb
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["FungiCLEF", "DATA", "cost_score", "encode", "decode", "OpenSetRule", "fit_open_set",
-           "within_class_covariance", "UNKNOWN", "TRAIN_CSV", "VAL_CSV", "TRAIN_DIR", "VAL_DIR", "POISON_CSV"]
+__all__ = ["FungiCLEF", "DATA", "cost_score", "cost_score_replicates", "encode", "decode", "OpenSetRule",
+           "fit_open_set", "within_class_covariance", "UNKNOWN", "TRAIN_CSV", "VAL_CSV", "TRAIN_DIR", "VAL_DIR",
+           "POISON_CSV"]
 
 TRAIN_CSV = "FungiCLEF2023_train_metadata_PRODUCTION.csv"
 VAL_CSV = "FungiCLEF2023_val_metadata_PRODUCTION.csv"
@@ -140,15 +138,12 @@ def decode(label: int) -> tuple[int, bool]:
     return int(label) // 2 - 1, bool(int(label) % 2)
 
 
-class FungiCLEF(Task):
+class FungiCLEF(ImageFileTask):
     """FungiCLEF 2023: SimpleShot + Mahalanobis open-set rule, observations pooled; see the module docstring."""
 
     open_set = True  # unknown species (label 0) are in the test split only, by design
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
+    def read(self) -> None:
         self._files = FileIndex()
         poisonous = self._read_poison_list()
         train = self._read_train(poisonous)
@@ -242,13 +237,13 @@ class FungiCLEF(Task):
                                     source=source))
         if n_unknown:
             warnings.warn(f"{self.root / TRAIN_CSV}: {n_unknown} rows with class_id -1 (unknown species) left out of "
-                          "training", DataWarning, stacklevel=4)
+                          "training", DataWarning, stacklevel=5)
         if not examples:
             raise TaskDataError(f"{self.root / TRAIN_CSV}: no training rows with a class_id >= 0")
         missing = sorted({decode(ex.label)[0] for ex in examples} - set(poisonous))
         if missing:
             warnings.warn(f"{self.root / POISON_CSV}: {len(missing)} training classes are not listed (e.g. class_id "
-                          f"{missing[0]}): they count as not poisonous", DataWarning, stacklevel=4)
+                          f"{missing[0]}): they count as not poisonous", DataWarning, stacklevel=5)
         return examples
 
     def _read_val(self, poisonous: dict[int, bool], train_classes: set[int]) -> list[Example]:
@@ -286,8 +281,13 @@ class FungiCLEF(Task):
     def load(self, example: Example) -> Image.Image | list[Image.Image]:
         frames = self._frames.get(example.id)
         if frames is not None and example.group is not None:  # a validation observation: all its images
+            from biobench_core import load_rgb
+
             return [load_rgb(path) for path in frames]
-        return load_rgb(example.source if example.source is not None else self.root / TRAIN_DIR / example.id)
+        return super().load(example)
+
+    def image_path(self, example: Example) -> str | Path:
+        return example.source if example.source is not None else self.root / TRAIN_DIR / example.id
 
     def files(self, example: Example) -> Sequence[str]:
         """Every image of a validation observation (so :meth:`manifest` stamps each), else the image itself."""
@@ -298,8 +298,7 @@ class FungiCLEF(Task):
 
     def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
         """SimpleShot names a known class; the Mahalanobis rule fitted on ``train`` turns it into unknown."""
-        from biobench_core.metrics import group_scores, metric_score
-        from biobench_core.probes import make_probe
+        from biobench_core import group_scores, make_probe, metric_score
 
         train_labels = train.labels
         y_true = np.where(np.isin(test.labels, np.unique(train_labels)), test.labels, UNKNOWN)
@@ -361,7 +360,7 @@ class OpenSetRule:
         """Squared Mahalanobis distance of each row of ``X`` to its nearest class mean (float64)."""
         import torch
 
-        from biobench_core.probes.device import rows_per_chunk
+        from biobench_core import rows_per_chunk
 
         X = np.asarray(X, dtype=np.float32)
         m = self.means_white
@@ -384,7 +383,7 @@ def within_class_covariance(X: np.ndarray, y: np.ndarray, *, device: str = "cpu"
     """
     import torch
 
-    from biobench_core.probes.device import resolve_device, rows_per_chunk
+    from biobench_core import resolve_device, rows_per_chunk
 
     dev = resolve_device(device)
     X = np.asarray(X, dtype=np.float32)
@@ -419,7 +418,7 @@ def fit_open_set(X: np.ndarray, y: np.ndarray, *, device: str = "cpu", percentil
     percentile (linear interpolation, ``np.percentile``) of the training rows' own distances."""
     import torch
 
-    from biobench_core.probes.device import resolve_device
+    from biobench_core import resolve_device
 
     dev = resolve_device(device)
     means, cov, shrinkage = within_class_covariance(X, y, device=device)
@@ -473,7 +472,7 @@ def cost_score(y_true, y_pred) -> float:
     return float(1.0 - cost.sum() / worst.sum())
 
 
-def _cost_replicates(y_true, y_pred, weights) -> np.ndarray:
+def cost_score_replicates(y_true, y_pred, weights) -> np.ndarray:
     """``cost_score`` on each bootstrap replicate; ``weights[r, i]`` is how often example i is drawn."""
     cost, worst = _costs(y_true, y_pred)
     w = np.asarray(weights, dtype=np.float64)
@@ -481,4 +480,3 @@ def _cost_replicates(y_true, y_pred, weights) -> np.ndarray:
         return 1.0 - (w @ cost) / (w @ worst)
 
 
-cost_score.replicates = _cost_replicates  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ an error naming its folder. BioBench's ids are absolute paths; here they are rel
 
 from __future__ import annotations
 
-from biobench_core.data import DataRecipe, Download
+from biobench_core import DataRecipe, Download
 from biobench_tasks._folders import ClassFolderTask
 
 __all__ = ["Herbarium19", "DATA"]

@@ -15,7 +15,7 @@ appear only once: the same file in train and test is refused, naming both rows o
 (``./imgs/../imgs/x.jpg``, a symbolic link, a hard link). In the folder layout, a class folder that holds the
 same files as another (a linked class folder) is a warning, since its images count in both classes.
 
-Images are decoded by :func:`biobench_core.images.load_image`: upright, 8-bit RGB, 16-bit and float images
+Images are decoded by :func:`biobench_core.load_rgb`: upright, 8-bit RGB, 16-bit and float images
 scaled by their range, very large JPEGs decoded at reduced size; see that module for the rules.
 """
 
@@ -26,15 +26,10 @@ import os
 import stat
 import warnings
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import SPLITS, Example, Setting, Task, TaskDataError
+from biobench_core import SPLITS, Example, ImageFileTask, Setting, TaskDataError
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-__all__ = ["ImageFolderTask", "ImageFolderWarning", "IMAGE_EXTENSIONS", "load_rgb"]
+__all__ = ["ImageFolderTask", "ImageFolderWarning", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 LABELS_CSV = "labels.csv"
@@ -72,14 +67,7 @@ def _identity(st: os.stat_result, path: Path) -> object:
     return (st.st_dev, st.st_ino) if st.st_ino else os.path.realpath(path)
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode ``path`` now, upright and as 8-bit RGB (:func:`biobench_core.images.load_image`); failures name it."""
-    from biobench_core.images import load_image
-
-    return load_image(path)
-
-
-class ImageFolderTask(Task):
+class ImageFolderTask(ImageFileTask):
     """Images of ``DIR/{train,test}/<class>/`` or listed in ``DIR/labels.csv``; see the module docstring."""
 
     settings_schema = {
@@ -87,11 +75,8 @@ class ImageFolderTask(Task):
                                  "true or false (default false)", check=_flag),
     }
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # the base class refuses a missing folder (spec.needs_data)
+    def read(self) -> None:
         self.allow_outside = _flag(self.settings.get("allow_outside", "false"))
-        self.root = self.data.absolute()
         if not any(self.root.iterdir()):
             raise TaskDataError(f"{self.root}: data folder is empty: expected train/<class>/* and test/<class>/*, "
                                 f"or {LABELS_CSV}")
@@ -153,7 +138,7 @@ class ImageFolderTask(Task):
                 link = f" (a link to {os.path.realpath(folder)})" if folder.is_symlink() else ""
                 message = (f"{folder}{link}: {images} of class '{name}' are the same files as images of class "
                            f"'{first_class}' ({self.root / split / first_class}): they count in both classes")
-            warnings.warn(message, ImageFolderWarning, stacklevel=4)
+            warnings.warn(message, ImageFolderWarning, stacklevel=5)
 
     def _read_csv(self, csv_path: Path) -> list[tuple[str, str, str, str | None, Path, str]]:
         try:
@@ -241,9 +226,6 @@ class ImageFolderTask(Task):
         }
 
     # -- the Task contract -----------------------------------------------------------------------------------
-
-    def load(self, example: Example) -> Image.Image:
-        return load_rgb(example.source if example.source is not None else self.root / example.id)
 
     @property
     def class_names(self) -> list[str]:

@@ -34,7 +34,7 @@ train images is an error naming its folder).
 from __future__ import annotations
 
 
-from biobench_core.data import DataRecipe, Download
+from biobench_core import DataRecipe, Download
 from biobench_tasks._folders import ClassFolderTask
 
 __all__ = ["INat21", "DATA", "kingdom_of"]

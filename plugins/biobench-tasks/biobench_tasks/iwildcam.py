@@ -23,12 +23,12 @@ but not used. Every train and test image's existence is checked when the task is
 core's ``logreg`` (multinomial logistic regression on standardised features, C by stratified cross-validation on
 the training split); ``--set probe=...`` picks another.
 
-**Metric.** Macro-F1 averaged over the classes present in the test labels (``macro_f1_present``):
-``sklearn.metrics.f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0)``, the
-convention of WILDS's ``F1(average="macro")``, so scores compare with WILDS leaderboards. A predicted class that
-is absent from the test labels counts only as a false negative of the true class. ``Evaluation.splits``: the same
-metric per camera location. Test classes without any training image are kept (they score 0, as in WILDS) and
-counted in a warning when the task is built.
+**Metric.** Macro-F1 averaged over the classes present in the test labels (``macro-f1-present``,
+:func:`macro_f1_present`): ``sklearn.metrics.f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro",
+zero_division=0)``, the convention of WILDS's ``F1(average="macro")``, so scores compare with WILDS leaderboards. A
+predicted class that is absent from the test labels counts only as a false negative of the true class.
+``Evaluation.splits``: the same metric per camera location. Test classes without any training image are kept (they
+score 0, as in WILDS) and counted in a warning when the task is built.
 
 **Differences from the published BioBench protocol.** BioBench also fits a linear soft-max classifier
 (LayerNorm + Linear trained by AdamW for 10,000 steps, no hyper-parameter search); here it is the core's
@@ -43,20 +43,13 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Task, TaskDataError
+from biobench_core import DataRecipe, Download, Example, ImageFileTask, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, Table, read_columns
-from biobench_tasks.image_folder import load_rgb
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-__all__ = ["IWildCam", "DATA", "macro_f1_present", "SUBDIR", "SPLIT_VALUES"]
+__all__ = ["IWildCam", "DATA", "macro_f1_present", "macro_f1_present_replicates", "SUBDIR", "SPLIT_VALUES"]
 
 SUBDIR = "iwildcam_v2.0"
 METADATA = "metadata.csv"
@@ -75,16 +68,13 @@ DATA = DataRecipe(
 )
 
 
-class IWildCam(Task):
+class IWildCam(ImageFileTask):
     """iWildCam2020-WILDS: train on ``train``, test on the unseen locations of ``test``; see the module docstring."""
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute() / SUBDIR
-        self._read()
+    def resolve_root(self, data: Path) -> Path:
+        return data / SUBDIR
 
-    def _read(self) -> None:
+    def read(self) -> None:
         csv_path = self.root / METADATA
         if not self.root.is_dir():
             raise TaskDataError(f"{self.root}: missing folder: expected {SUBDIR}/{METADATA} and {SUBDIR}/train/")
@@ -160,8 +150,8 @@ class IWildCam(Task):
 
     # -- the Task contract -----------------------------------------------------------------------------------
 
-    def load(self, example: Example) -> Image.Image:
-        return load_rgb(example.source if example.source is not None else self.root / "train" / example.id)
+    def image_path(self, example: Example) -> str | Path:
+        return example.source if example.source is not None else self.root / "train" / example.id
 
     @property
     def class_names(self) -> list[str] | None:
@@ -209,41 +199,21 @@ def macro_f1_present(y_true, y_pred) -> float:
     zero_division=0)``. A prediction of a class absent from ``y_true`` (or -1, no prediction) is a false negative
     of the true class and nothing else.
     """
-    t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    t = np.asarray(y_true, dtype=np.int64)
     if t.size == 0:
         raise ValueError("macro_f1_present: no examples")
-    return float(_replicates(t, p, np.ones((1, t.size)))[0])
+    return float(macro_f1_present_replicates(t, y_pred, np.ones((1, t.size)))[0])
 
 
-def _replicates(y_true, y_pred, weights) -> np.ndarray:
-    """``macro_f1_present`` on each bootstrap replicate; ``weights[r, i]`` is how often example i is drawn."""
+def macro_f1_present_replicates(y_true, y_pred, weights) -> np.ndarray:
+    """``macro_f1_present`` on each bootstrap replicate; ``weights[r, i]`` is how often example i is drawn.
+
+    The core's per-class counts (:func:`biobench_core.class_counts`), with the predictions of each class absent
+    from the replicate's truth left out, so that :func:`biobench_core.f1_from_counts` averages over the classes
+    present in the truth only.
+    """
+    from biobench_core import class_counts, f1_from_counts
+
     t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    w = np.asarray(weights, dtype=np.float64)
-    classes, ti = np.unique(t, return_inverse=True)
-    k = classes.size
-    pi = np.searchsorted(classes, p).clip(0, max(k - 1, 0))
-    pi = np.where(classes[pi] == p, pi, k)  # k: a class absent from the truth
-    true = _weighted_counts(ti, w, k + 1)[:, :k]
-    pred = _weighted_counts(pi, w, k + 1)[:, :k]
-    tp = _weighted_counts(np.where(ti == pi, ti, k), w, k + 1)[:, :k]
-    present = true > 0  # in this replicate's truth
-    f1 = np.divide(2 * tp, true + pred, out=np.zeros_like(tp), where=present)
-    n_present = present.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_present > 0, f1.sum(axis=1) / np.maximum(n_present, 1), np.nan)
-
-
-macro_f1_present.replicates = _replicates  # type: ignore[attr-defined]
-
-
-def _weighted_counts(keys: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    """(R, k): for each row of ``weights`` (R, n), the sum of the weights of the examples with each key in 0..k-1."""
-    r_count, n = weights.shape
-    out = np.empty((r_count, k), dtype=np.float64)
-    step = max(1, 4_000_000 // max(n, 1))  # replicates per chunk: bounds the index array's memory
-    for lo in range(0, r_count, step):
-        chunk = weights[lo:lo + step]
-        rows = chunk.shape[0]
-        index = (np.arange(rows, dtype=np.int64)[:, None] * k + keys[None, :]).ravel()
-        out[lo:lo + rows] = np.bincount(index, weights=chunk.ravel(), minlength=rows * k).reshape(rows, k)
-    return out
+    tp, pred, true = class_counts(t, p, weights)
+    return f1_from_counts(tp, np.where(true > 0, pred, 0.0), true)

@@ -65,9 +65,7 @@ from collections import Counter
 from pathlib import Path
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, TaskDataError
+from biobench_core import DataRecipe, Download, Example, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, read_columns
 from biobench_tasks._video import VideoTask, clip_folder, warn_unseen_test_labels
 
@@ -216,10 +214,7 @@ class Kabr(VideoTask):
 
     frame_pooling = "max"
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
+    def read(self) -> None:
         self.images = self.root.joinpath(*IMAGES)
         self._names = self._read_classes()
         files = FileIndex()
@@ -330,7 +325,7 @@ class Kabr(VideoTask):
         if short:
             clip, n = short[0]
             warnings.warn(f"{path}: {len(short)} clip{'s' * (len(short) != 1)} with fewer than {N_FRAMES} frames "
-                          f"left out (e.g. clip {clip}, {n} frame{'s' * (n != 1)})", DataWarning, stacklevel=4)
+                          f"left out (e.g. clip {clip}, {n} frame{'s' * (n != 1)})", DataWarning, stacklevel=5)
         if not examples:
             raise TaskDataError(f"{path}: no clip with at least {N_FRAMES} frames")
         return tuple(examples)

@@ -48,9 +48,7 @@ import os
 import warnings
 from pathlib import Path, PurePosixPath
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, TaskDataError
+from biobench_core import DataRecipe, Download, Example, TaskDataError
 from biobench_tasks._formats import DataWarning, FileIndex, read_columns
 from biobench_tasks._video import VideoTask, warn_unseen_test_labels
 
@@ -95,10 +93,7 @@ class MammalNet(VideoTask):
 
     frame_pooling = "max"
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
+    def read(self) -> None:
         self.frames = self.root / FRAMES
         folder = self.root.joinpath(*ANNOTATIONS)
         files = FileIndex()
@@ -146,7 +141,7 @@ class MammalNet(VideoTask):
             examples.append(Example(id=clip, label=behaviour, group=f"species:{species}", source=str(folder)))
         if skipped:
             warnings.warn(f"{path}: {skipped} clip{'s' * (skipped != 1)} skipped for missing frames (expected "
-                          f"{names[0]} to {names[-1]}; first missing: {first_missing})", DataWarning, stacklevel=3)
+                          f"{names[0]} to {names[-1]}; first missing: {first_missing})", DataWarning, stacklevel=4)
         if not examples:
             raise TaskDataError(f"{path}: no clip with all {N_FRAMES} frames under {self.frames}/<clip>/")
         return tuple(examples)

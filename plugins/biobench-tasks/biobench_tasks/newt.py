@@ -54,18 +54,13 @@ import os
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Evaluation, Example, Setting, SettingsError, SplitFeatures, Task, TaskDataError
+from biobench_core import (DataRecipe, Download, Evaluation, Example, ImageFileTask, Setting, SettingsError,
+                           SplitFeatures, TaskDataError)
 from biobench_tasks._formats import DataWarning, FileIndex, read_columns
-from biobench_tasks.image_folder import load_rgb
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 __all__ = ["NeWT", "DATA", "LABELS_CSV", "IMAGES_DIR", "C_GRID"]
 
@@ -98,7 +93,7 @@ def _check_C(value: str) -> str:
     return value
 
 
-class NeWT(Task):
+class NeWT(ImageFileTask):
     """NeWT's 164 binary sub-tasks, one linear SVM each; see the module docstring."""
 
     settings_schema = {
@@ -107,17 +102,14 @@ class NeWT(Task):
                      "sub-task by stratified 5-fold cross-validation on its training images)", check=_check_C),
     }
 
-    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
-        super().__init__(spec, data, settings)
-        assert self.data is not None  # spec.needs_data: the base class refuses a missing folder
-        self.root = self.data.absolute()
+    def read(self) -> None:
         value = _check_C(self.settings.get("C", "1"))
         self.C: float | None = None if value == "cv" else float(value)
         self._read()
         if "n_train" in self.settings:
             n, needed = int(self.settings["n_train"]), 2 * len(self.tasks)
             if n < needed:
-                raise SettingsError(f"{spec.id}: setting n_train={n}: expected at least {needed} (2 per sub-task, "
+                raise SettingsError(f"{self.spec.id}: setting n_train={n}: expected at least {needed} (2 per sub-task, "
                                     f"{len(self.tasks)} sub-tasks) so that every sub-task trains on both labels")
 
     def _read(self) -> None:
@@ -198,7 +190,7 @@ class NeWT(Task):
         if other_splits:
             shown = ", ".join(f"{value!r} ({n})" for value, n in sorted(other_splits.items()))
             warnings.warn(f"{csv_path}: {sum(other_splits.values())} rows with a split other than train/test, "
-                          f"used as test images: {shown}", DataWarning, stacklevel=3)
+                          f"used as test images: {shown}", DataWarning, stacklevel=4)
         for task in self.tasks:
             for label in (0, 1):
                 if task not in trained[label]:
@@ -211,15 +203,14 @@ class NeWT(Task):
 
     # -- the Task contract -----------------------------------------------------------------------------------
 
-    def load(self, example: Example) -> Image.Image:
-        return load_rgb(example.source if example.source is not None else
-                        self.root / IMAGES_DIR / f"{example.id}.jpg")
+    def image_path(self, example: Example) -> str | Path:
+        return example.source if example.source is not None else self.root / IMAGES_DIR / f"{example.id}.jpg"
 
     def stratum(self, example: Example) -> object:
         return (example.group, example.label)
 
     def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
-        from biobench_core.metrics import group_scores
+        from biobench_core import group_scores
 
         x_train, x_test = _l2(train.features), _l2(test.features)
         y_train, y_test = train.labels, test.labels

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from biobench_core.data import DataRecipe, Download
+from biobench_core import DataRecipe, Download
 from biobench_tasks._folders import ClassFolderTask
 
 __all__ = ["Plankton", "DATA"]

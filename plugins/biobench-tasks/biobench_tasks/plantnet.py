@@ -46,8 +46,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
 
-from biobench_core.data import DataRecipe, Download
-from biobench_core.tasks import Example, Setting, TaskDataError
+from biobench_core import DataRecipe, Download, Example, Setting, TaskDataError
 from biobench_tasks._folders import ClassFolderTask
 from biobench_tasks._formats import DataWarning, scan_class_folders
 
@@ -92,8 +91,8 @@ class PlantNet(ClassFolderTask):
     def class_group(self, class_name: str) -> str | None:
         return self.settings.get("eval_split", "val")
 
-    def _build(self) -> None:
-        super()._build()
+    def read(self) -> None:
+        super().read()
         extra = self.root / "images" / "test"
         if self.settings.get("eval_split", "val") != "val" or not extra.is_dir():
             return

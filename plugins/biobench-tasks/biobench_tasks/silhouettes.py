@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from biobench_core.specs import TaskSpec
-from biobench_core.tasks import Example, Setting, SettingsError, Task, TaskDataError, positive_int
+from biobench_core import Example, Setting, SettingsError, Task, TaskDataError, TaskSpec, positive_int
 from biobench_tasks._split import stable_order, stratified_counts, take_stratified
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biobench_core.distributions import write_distribution
-from biobench_core.testing import cli_in_process
+from biobench_core.testing import cli_in_process, write_distribution
 
 TINY_HOOKS = '''
 from biobench_core import BackboneSpec, hookimpl

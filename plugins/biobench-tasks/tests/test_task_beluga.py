@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from biobench_core.tasks import SettingsError, SplitFeatures, TaskDataError
+from biobench_core import SettingsError, SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.beluga import ANNOTATIONS, IMAGES, Beluga, loo_knn

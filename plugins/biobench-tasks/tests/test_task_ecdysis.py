@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.ecdysis import Ecdysis, image_name, parse_visit_date

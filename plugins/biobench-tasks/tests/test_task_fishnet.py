@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from biobench_core.metrics import metric_replicates, metric_score
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError, metric_replicates, metric_score
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
-from biobench_tasks.fishnet import TRAITS, FishNet, decode, encode, mean_trait_macro_f1, trait_macro_f1
+from biobench_tasks.fishnet import (TRAITS, FishNet, decode, encode, mean_trait_macro_f1, mean_trait_macro_f1_replicates,
+                                    trait_macro_f1)
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/fishnet")
-METRIC = "biobench_tasks.fishnet:mean_trait_macro_f1"
+METRIC = "mean-trait-macro-f1"
 HEADER = ["", "Unnamed: 0", "species", "image", "SpecCode", "Genus", "Subfamily", "Family", "Order", "Class",
           "SuperClass", "source", "Folder", "Troph", "FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal",
           "Polar", "freshwater", "saltwater", "brackish", "NewOrder", "Frequency"]
@@ -94,7 +94,7 @@ def test_n_train_balances_feeding_path(tmp_path, synth_image):
 
 
 def test_a_trait_constant_in_train_predicts_that_value(tmp_path, synth_image):
-    from biobench_core.tasks import SplitFeatures
+    from biobench_core import SplitFeatures
 
     task = build(make_fishnet(tmp_path, synth_image))
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ def test_replicates_match_sklearn_on_resampled_images():
     index = rng.integers(0, n, (30, n))
     weights = np.stack([np.bincount(row, minlength=n) for row in index]).astype(float)
     expected = [_reference(t[row], p[row]) for row in index]
-    np.testing.assert_allclose(mean_trait_macro_f1.replicates(t, p, weights), expected, atol=1e-12)
+    np.testing.assert_allclose(mean_trait_macro_f1_replicates(t, p, weights), expected, atol=1e-12)
     np.testing.assert_allclose(metric_replicates(METRIC, t, p, None, index), expected, atol=1e-12)
 
 

@@ -14,15 +14,14 @@ import pytest
 from sklearn.covariance import ledoit_wolf
 from sklearn.metrics import f1_score
 
-from biobench_core.metrics import metric_replicates, metric_score
-from biobench_core.tasks import SplitFeatures, TaskDataError
+from biobench_core import SplitFeatures, TaskDataError, metric_replicates, metric_score
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.fungiclef import (POISON_CSV, TRAIN_CSV, TRAIN_DIR, UNKNOWN, VAL_CSV, VAL_DIR, FungiCLEF,
                                       cost_score, decode, encode, fit_open_set, within_class_covariance)
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/fungiclef")
-METRIC = "biobench_tasks.fungiclef:cost_score"
+METRIC = "fungiclef-cost-score"
 CLASSES = {0: 0, 3: 2, 7: 4, 12: 6}  # class_id -> hue (of 8); unknown species get hues 1 and 5
 POISONOUS = {3, 12}
 HUES = 8

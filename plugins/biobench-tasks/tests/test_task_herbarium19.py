@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.herbarium19 import Herbarium19

@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from biobench_core.metrics import metric_replicates, metric_score
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError, metric_replicates, metric_score
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
-from biobench_tasks.iwildcam import IWildCam, macro_f1_present
+from biobench_tasks.iwildcam import IWildCam, macro_f1_present, macro_f1_present_replicates
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/iwildcam")
-METRIC = "biobench_tasks.iwildcam:macro_f1_present"
+METRIC = "macro-f1-present"
 CLASSES = (0, 3, 7, 12)  # WILDS's y is a class index; not every index has images
 HEADER = ["", "split", "location_remapped", "location", "sequence_remapped", "sequence", "datetime", "y",
           "category_id", "filename", "image_id"]
@@ -102,7 +101,7 @@ def test_macro_f1_present_replicates_match_sklearn_on_resamples():
     index = rng.integers(0, n, (40, n))
     weights = np.stack([np.bincount(row, minlength=n) for row in index]).astype(float)
     expected = [_reference(t[row], p[row]) for row in index]
-    np.testing.assert_allclose(macro_f1_present.replicates(t, p, weights), expected, atol=1e-12)
+    np.testing.assert_allclose(macro_f1_present_replicates(t, p, weights), expected, atol=1e-12)
     np.testing.assert_allclose(metric_replicates(METRIC, t, p, None, index), expected, atol=1e-12)
 
 

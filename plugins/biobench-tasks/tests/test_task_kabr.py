@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from biobench_core.tasks import SplitFeatures, TaskDataError
+from biobench_core import SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.kabr import N_FRAMES, Kabr, clip_label, sample_positions

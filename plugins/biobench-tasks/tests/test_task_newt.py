@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biobench_core.tasks import SettingsError, SplitFeatures, TaskDataError
+from biobench_core import SettingsError, SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.newt import NeWT

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.plankton import TRAIN_UNPACKED, VAL_UNPACKED, Plankton

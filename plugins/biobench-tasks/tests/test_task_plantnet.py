@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from biobench_core.tasks import SettingsError, TaskDataError
+from biobench_core import SettingsError, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.plantnet import PlantNet

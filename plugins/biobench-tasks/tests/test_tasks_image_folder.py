@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from biobench_core.catalog import load_task
-from biobench_core.tasks import TaskDataError
+from biobench_core import TaskDataError, load_task
 
 TASK = "tasks/image-folder"
 COLOURS = {"ant": (200, 30, 30), "bee": (30, 200, 30), "cicada": (30, 30, 200)}
@@ -266,7 +265,7 @@ def test_csv_paths_outside_the_data_folder_are_refused_unless_allowed(tmp_path, 
 
 
 def test_allow_outside_is_a_declared_setting_with_a_checked_value(tmp_path):
-    from biobench_core.tasks import SettingsError
+    from biobench_core import SettingsError
 
     root = csv_dataset(tmp_path / "d")
     assert "allow_outside" in load_task(TASK, data=root).accepted_settings()

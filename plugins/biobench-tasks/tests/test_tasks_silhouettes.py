@@ -14,8 +14,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from biobench_core.catalog import list_tasks, load_task, resolve_task
-from biobench_core.tasks import SettingsError, TaskDataError
+from biobench_core import SettingsError, TaskDataError, list_tasks, load_task, resolve_task
 
 needs_data = pytest.mark.skipif(importlib.util.find_spec("animal_mnist") is None,
                                 reason="pip install --no-deps animal-mnist==0.4")
@@ -28,7 +27,7 @@ def task():
 
 
 def test_plugin_lists_both_tasks_without_torch_or_pil():
-    code = ("import sys, biobench_tasks; from biobench_core.catalog import list_tasks; "
+    code = ("import sys, biobench_tasks; from biobench_core import list_tasks; "
             "ids = [t.id for t in list_tasks('tasks/*')]; "
             "assert 'tasks/animal-silhouettes' in ids and 'tasks/image-folder' in ids, ids; "
             "bad = [m for m in ('torch', 'PIL', 'animal_mnist.dataset_Loader', 'tensorflow') if m in sys.modules]; "

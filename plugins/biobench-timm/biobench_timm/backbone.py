@@ -13,9 +13,9 @@ Features (DESIGN.md, section 4):
 ``weights``: ``None`` (the tag's pretrained weights, fetched by timm from its hub), ``"random"`` or
 ``"random:<seed>"`` (or ``"random:seed=<seed>"``, the weights id's own form), ``"hf-hub:<org>/<repo>"``, or a
 local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` file holding a state dict (read by
-:func:`biobench_core.weights.read_state_dict`, with ``weights_only=True``: never unpickled freely).
+:func:`biobench_core.read_state_dict`, with ``weights_only=True``: never unpickled freely).
 
-``weights_id`` takes the canonical forms of :mod:`biobench_core.weights`: ``pretrained:<timm name>`` (with
+``weights_id`` takes the canonical forms of :mod:`biobench_core` (``*_weights_id``): ``pretrained:<timm name>`` (with
 ``@<commit>`` when the weights came from a Hugging Face Hub revision the local cache knows),
 ``pretrained:hf-hub:<org>/<repo>[@<commit>]``, ``random:seed=<seed>`` and ``sha256:<file content hash>``.
 
@@ -40,12 +40,10 @@ from jaxtyping import Float
 from timm.data import DEFAULT_CROP_PCT, create_transform, resolve_model_data_config
 from torch import Tensor
 
-from biobench_core import BackboneSpec, EncodedImgBatch, VisionBackbone
-from biobench_core import weights as core_weights
-from biobench_core.errors import one_line
-from biobench_core.preprocessing import INTERPOLATIONS, Geometry, Preprocessing
-from biobench_core.weights import (cached_hub_revision, file_weights_id, is_offline, pretrained_weights_id,
-                                   random_weights_id)
+from biobench_core import (INTERPOLATIONS, BackboneSpec, EncodedImgBatch, Geometry, Preprocessing, VisionBackbone,
+                           cached_hub_revision, file_weights_id, is_offline, one_line, pretrained_weights_id,
+                           random_weights_id)
+import biobench_core
 from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
                                   WeightsUnavailableError)
 
@@ -236,12 +234,12 @@ def _hub_revision(source: str | None) -> str | None:
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """:func:`biobench_core.weights.read_state_dict`, its errors raised as this plugin's error types."""
+    """:func:`biobench_core.read_state_dict`, its errors raised as this plugin's error types."""
     try:
-        return core_weights.read_state_dict(path)
-    except core_weights.WeightsNotFoundError as exc:
+        return biobench_core.read_state_dict(path)
+    except biobench_core.WeightsNotFoundError as exc:
         raise WeightsNotFoundError(str(exc)) from exc
-    except core_weights.WeightsFileError as exc:
+    except biobench_core.WeightsFileError as exc:
         raise WeightsFileError(str(exc)) from exc
 
 

@@ -18,9 +18,8 @@ from timm.data import create_transform, resolve_data_config
 from timm.models import get_pretrained_cfg
 
 import biobench_core
-from biobench_core.plugins import reset_registry
-from biobench_core.preprocessing import Geometry, Preprocessing, apply_geometry, normalise
-from biobench_core.testing import check_backbone, make_test_images
+from biobench_core.testing import check_backbone, make_test_images, reset_registry
+from biobench_core import Geometry, Preprocessing, apply_geometry, normalise
 from biobench_core.testing.pipeline import (LARGE_JPEG_FILES, MIXED_IMAGE_FILES, ImageFilesTask, photo_like_image,
                                             pipeline_features)
 from biobench_timm.backbone import TimmBackbone, preprocessing_from_config

@@ -16,7 +16,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import biobench_core
-from biobench_core.plugins import reset_registry
+from biobench_core.testing import reset_registry
 from biobench_timm import catalogue
 from biobench_timm.errors import (TimmWeightsError, WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
                                   WeightsUnavailableError)
@@ -164,7 +164,7 @@ def test_resnet_features_match_timm(weight_files, resnet_ref, key):
         pooled = resnet_ref.forward_head(resnet_ref.forward_features(x), pre_logits=True)
     torch.testing.assert_close(out.img_features, pooled)
     assert out.patch_features.shape == (2, 49, 512)
-    biobench_core.interfaces.check_encoded(out, 2, backbone.backbone_id, need_patches=True)
+    biobench_core.check_encoded(out, 2, backbone.backbone_id, need_patches=True)
 
 
 def test_token_model_without_class_token_takes_the_max(tmp_path):

@@ -1,0 +1,265 @@
+"""What a plugin offers, described without importing any of its code.
+
+A spec is a frozen, torch-free record. Listing backbones or tasks builds thousands of these and must stay
+instant, so a spec never holds a model or a dataset: it names its factory as ``"module:attr"``, which the core
+imports only when that backbone or task is actually used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, ClassVar
+
+__all__ = ["BackboneSpec", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
+           "split_id", "import_attr"]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/\S+$")
+_FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+class SpecError(ValueError):
+    """A spec, or an id, that is not well formed."""
+
+
+def split_id(item_id: str) -> tuple[str, str]:
+    """``"timm/resnet18"`` -> ``("timm", "resnet18")``; raises :class:`SpecError` on a malformed id."""
+    if not isinstance(item_id, str) or not _ID_RE.match(item_id):
+        raise SpecError(f"malformed id {item_id!r}: expected '<namespace>/<name>', e.g. 'timm/resnet18'")
+    namespace, _, name = item_id.partition("/")
+    return namespace, name
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """Fields every spec has: a namespaced id, a lazy factory and what listing shows."""
+
+    id: str
+    factory: str
+    description: str = ""
+    license: str | None = None
+    aliases: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        split_id(self.id)
+        if not isinstance(self.factory, str) or not _FACTORY_RE.match(self.factory):
+            raise SpecError(f"{self.id}: factory must be a 'module:attr' string, got {self.factory!r}")
+        if not isinstance(self.aliases, tuple):
+            raise SpecError(f"{self.id}: aliases must be a tuple of ids")
+        for alias in self.aliases:
+            split_id(alias)
+
+    @property
+    def namespace(self) -> str:
+        return split_id(self.id)[0]
+
+    @property
+    def name(self) -> str:
+        return split_id(self.id)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["aliases"] = list(self.aliases)
+        out["extra"] = dict(self.extra)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec(_Spec):
+    """A frozen vision backbone that a plugin can build.
+
+    Example::
+
+        BackboneSpec(
+            id="timm/vit_small_patch16_224.augreg_in21k",
+            factory="biobench_timm.backbone:TimmBackbone",
+            embed_dim=384,
+            input_size=224,
+            weights_source="hf-hub:timm/vit_small_patch16_224.augreg_in21k",
+        )
+
+    The factory is called as ``factory(spec, weights)`` and returns a ``VisionBackbone``. ``weights`` is
+    ``None`` (the spec's own pretrained weights), ``"random"``, a local file path, or anything else the plugin
+    documents.
+    """
+
+    embed_dim: int | None = None
+    input_size: int | None = None
+    weights_source: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec(_Spec):
+    """A benchmark task that a plugin can build.
+
+    Example::
+
+        TaskSpec(
+            id="tasks/animal-silhouettes",
+            factory="biobench_tasks.silhouettes:AnimalSilhouettes",
+            description="10,000 28x28 animal silhouettes, 10 classes",
+            protocol="logreg",
+            metric="accuracy",
+            needs_data=False,
+        )
+
+    The factory is called as ``factory(spec, data, settings)`` with ``data`` the folder given by
+    ``--data TASK=DIR`` (or ``None``) and ``settings`` a ``dict[str, str]``; it returns a ``Task``.
+    """
+
+    protocol: str = "logreg"
+    metric: str = "accuracy"
+    needs_data: bool = True
+    data_source: str | None = None
+    #: Prior work (e.g. iNat21 for backbones trained on it): reported, but kept out of the benchmark mean.
+    prior_work: bool = False
+    #: How much ``biobench data fetch`` downloads, for ``biobench data list`` (e.g. ``"4.1 GB"``).
+    data_size: str | None = None
+    #: ``"module:attr"`` naming the task's :class:`biobench_core.engine._data.DataRecipe` (where and how to get its
+    #: data); imported only by ``biobench data``, never at discovery.
+    data_recipe: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.data_recipe is not None and (not isinstance(self.data_recipe, str)
+                                             or not _FACTORY_RE.match(self.data_recipe)):
+            raise SpecError(f"{self.id}: data_recipe must be a 'module:attr' string, got {self.data_recipe!r}")
+
+
+def import_attr(reference: str) -> Any:
+    """The object a ``"module:attr"`` reference names (``attr`` may be dotted), imported now."""
+    import importlib
+
+    module, _, attr = reference.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclasses.dataclass(frozen=True)
+class _NamedSpec:
+    """Fields every extension spec has: a short name users type (``--format html``, ``probe=knn``,
+    ``kind = "slurm"``), a lazy ``"module:attr"`` factory, and what ``biobench plugins`` shows.
+
+    Names are not namespaced: a name belongs to one plugin, and two plugins offering one name are both refused.
+    """
+
+    name: str
+    factory: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    kind: ClassVar[str] = "extension"
+
+    def __post_init__(self) -> None:
+        for name in (self.name, *(self.aliases if isinstance(self.aliases, tuple) else ())):
+            if not isinstance(name, str) or not _NAME_RE.match(name):
+                raise SpecError(f"{self.kind} name {name!r} is not lower-case letters, digits, '-', '_' or '.'")
+        if not isinstance(self.aliases, tuple):
+            raise SpecError(f"{self.kind} {self.name}: aliases must be a tuple of names")
+        if not isinstance(self.factory, str) or not _FACTORY_RE.match(self.factory):
+            raise SpecError(f"{self.kind} {self.name}: factory must be a 'module:attr' string, got {self.factory!r}")
+
+    @property
+    def id(self) -> str:  # the catalogue's key
+        return self.name
+
+    def load(self) -> Any:
+        """Import and return what :attr:`factory` names."""
+        return import_attr(self.factory)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["aliases"] = list(self.aliases)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeSpec(_NamedSpec):
+    """A probe: a cheap classifier fitted on frozen features (``--set probe=NAME``).
+
+    The factory is a class called as ``factory(device=..., seed=..., **options)``; it has ``fit(X, y)``,
+    ``predict(X)`` and ``describe()`` (see ``biobench_core.Probe``). ``version`` is the probe's protocol
+    version: bump it whenever a change alters what the probe predicts; results are keyed by it.
+    """
+
+    version: str = "1"
+    kind: ClassVar[str] = "probe"
+
+
+#: What a metric reads of each stored example.
+METRIC_INPUTS = ("labels", "scores")
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec(_NamedSpec):
+    """A task metric, recomputed from the stored per-example predictions on every bootstrap replicate.
+
+    - ``factory``: ``function(y_true, y_pred) -> float`` over 1-D integer arrays when ``needs == "labels"``,
+      ``function(scores) -> float`` when ``needs == "scores"``. Pure and order-free.
+    - ``replicates``: optional ``"module:attr"`` of a vectorised form, ``replicates(y_true, y_pred, weights)`` ->
+      one value per row of ``weights`` (R, n), the counts of how often each example is drawn in a replicate.
+      Without it, each replicate calls ``factory`` on the resampled examples (correct, only slower).
+    - ``decomposes``: the metric is the mean of a per-example score (accuracy, mean), so it is additive over
+      examples.
+    - ``higher_is_better``: how the leaderboard ranks it.
+    - ``version``: bump when a change alters the metric's value; results are keyed by it.
+    """
+
+    replicates: str | None = None
+    needs: str = "labels"
+    decomposes: bool = False
+    higher_is_better: bool = True
+    version: str = "1"
+    kind: ClassVar[str] = "metric"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.needs not in METRIC_INPUTS:
+            raise SpecError(f"metric {self.name}: needs must be one of {METRIC_INPUTS}, got {self.needs!r}")
+        if self.replicates is not None and (not isinstance(self.replicates, str)
+                                            or not _FACTORY_RE.match(self.replicates)):
+            raise SpecError(f"metric {self.name}: replicates must be a 'module:attr' string, got {self.replicates!r}")
+
+    def load_replicates(self) -> Any:
+        """The vectorised replicates function, or ``None``."""
+        return None if self.replicates is None else import_attr(self.replicates)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFormatSpec(_NamedSpec):
+    """A report format (``biobench report --format NAME``).
+
+    The factory is ``render(board, options) -> str``, or ``-> bytes`` when ``binary`` is true: ``board`` is the
+    assembled leaderboard (``biobench_core.results._leaderboard.Leaderboard``: its ``rows``, ``tasks``, ``columns``,
+    ``cells``, ``benchmark`` means and ``notes``), ``options`` a dict of the report's options (``results``: the
+    results folder; ``all``: whether not-comparable runs are included). It must be deterministic: the same board
+    renders the same. ``suffix`` is the file extension ``--out`` suggests (``".html"``).
+    """
+
+    suffix: str = ".txt"
+    binary: bool = False
+    kind: ClassVar[str] = "report format"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorSpec(_NamedSpec):
+    """Where a matrix runs (``[executor] kind = "NAME"``, ``--executor NAME``).
+
+    The factory (usually a class) is called as ``factory(config, results_dir, env)`` and returns an executor: an
+    object with ``kind``, ``default_workers`` and ``start(jobs) -> handles``, each handle with ``name``,
+    ``done()``, ``error()`` and ``cancel()`` (docs/scaleout.md, "Writing an executor"). ``config`` is the checked
+    ``[executor]`` table (``biobench_core.ExecutorConfig``): the generic keys (``jobs``, ``devices``,
+    ``folder``...) as fields, the executor's own keys as ``config.options``. ``results_dir`` is the run's results
+    folder, ``env`` variables its workers need (or ``None``). It raises, with one line, when the executor cannot
+    run: nothing is claimed yet.
+
+    ``options`` names the ``"module:attr"`` of the executor's own keys: a dataclass whose every field is declared
+    with ``biobench_core.executor_option(default, expected, check)``; ``None`` for none. Imported only when a
+    config is checked.
+    """
+
+    options: str | None = None
+    kind: ClassVar[str] = "executor"

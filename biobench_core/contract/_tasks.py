@@ -1,0 +1,390 @@
+"""The task contract: what a task plugin's factory returns.
+
+A task declares its data (train and test examples with stable ids, integer labels, optional groups), its
+protocol (which probe) and its metric. It never writes an extraction loop: the core decodes images through
+:meth:`Task.load`, batches them through the backbone, and hands the features to :meth:`Task.evaluate`.
+
+A video task returns a list of frames from :meth:`Task.load`; the core encodes every frame and pools them
+(:attr:`Task.frame_pooling`: mean or max over frames) into one feature vector per example.
+
+Every task accepts ``--set n_train=N`` (a seeded, class-balanced subsample of the training split, nested:
+``n_train=100`` is contained in ``n_train=200``) and ``--set seed=S`` (default 0), besides ``probe``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from biobench_core.contract._errors import did_you_mean
+from biobench_core.contract._extensions import group_scores
+from biobench_core.contract._specs import TaskSpec
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["Example", "Task", "Prediction", "as_predictions", "TaskDataError", "SettingsError", "Setting", "positive_int", "non_negative_int",
+           "Evaluation", "SplitFeatures", "balanced_subsample", "FRAME_POOLING"]
+
+FRAME_POOLING = ("mean", "max")
+
+SPLITS = ("train", "test")
+
+
+class TaskDataError(ValueError):
+    """A task's data is missing or malformed; the message names the file, folder or row."""
+
+
+class SettingsError(TaskDataError):
+    """A task setting (``--set NAME=VALUE``) the task does not accept, or a value it cannot use.
+
+    Raised when the task is built, so before any image is decoded; the message names the task and the setting
+    and says what is expected. The command line reports it as a usage error (exit 2).
+    """
+
+    exit_code = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One setting a task accepts: ``--set NAME=VALUE``, or ``settings`` in a config file's ``[[task]]``.
+
+    ``check`` gets the value (always a string) and raises :class:`ValueError` saying what is expected when it
+    is unusable (``"expected an integer >= 1"``); ``None`` accepts any value.
+    """
+
+    description: str
+    check: Callable[[str], object] | None = None
+
+
+def positive_int(value: str) -> int:
+    """A :attr:`Setting.check` for a whole number >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError("expected an integer >= 1")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    """A :attr:`Setting.check` for a whole number >= 0."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError("expected an integer >= 0")
+    return number
+
+
+def _check_probe(value: str) -> None:
+    from biobench_core.contract._extensions import extension_names
+
+    names = extension_names("probes")
+    if value not in names:
+        raise ValueError(f"expected one of {', '.join(names)}{did_you_mean(value, names)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One labelled example. ``source`` is the file it comes from (``None`` for in-memory data)."""
+
+    id: str
+    label: int
+    group: str | None = None
+    source: str | None = None
+
+
+@dataclasses.dataclass
+class SplitFeatures:
+    """A split's features: row ``i`` of ``features`` (and ``patches``) belongs to ``examples[i]``.
+
+    Examples whose image could not be decoded are absent, so use these examples, not :meth:`Task.examples`.
+    """
+
+    examples: list[Example]
+    features: np.ndarray  # (n, dim) float32
+    patches: np.ndarray | None = None  # (n, n_patches, patch_dim), only when the task needs patches
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([ex.label for ex in self.examples], dtype=np.int64)
+
+
+class Prediction(NamedTuple):
+    """One scored test example: what a task's evaluation yields and what the store, the metrics and the report read.
+
+    ``info`` carries ``label`` (the true class, ``y_true``) and ``pred`` (the predicted class, ``y_pred``; -1 when
+    the backbone could not score the example) and anything else the task records (``pred_name``, ``skipped``).
+    It is a tuple ``(id, score, info)``, so tasks written against the untyped form keep working.
+    """
+
+    id: str
+    score: float
+    info: dict[str, Any]
+
+    @classmethod
+    def of(cls, id: str, label: int | None, pred: int | None, score: float, **info: Any) -> Prediction:
+        """A prediction from its typed parts: ``Prediction.of("img_1", label=3, pred=3, score=1.0)``."""
+        fields = {} if label is None else {"label": int(label)}
+        if pred is not None:
+            fields["pred"] = int(pred)
+        return cls(str(id), float(score), {**fields, **info})
+
+    @property
+    def label(self) -> int | None:
+        """The true class (``y_true``), or ``None`` for a task whose metric reads only scores."""
+        value = self.info.get("label")
+        return None if value is None else int(value)
+
+    @property
+    def pred(self) -> int | None:
+        """The predicted class (``y_pred``; -1: not scored), or ``None`` for a task whose metric reads only scores."""
+        value = self.info.get("pred")
+        return None if value is None else int(value)
+
+
+def as_predictions(items: Sequence[Any], where: str) -> list[Prediction]:
+    """``items`` (Predictions or ``(id, score, info)`` tuples) as Predictions; a malformed one is a ``TypeError``
+    naming ``where`` and the item's position."""
+    out = []
+    for position, item in enumerate(items):
+        if isinstance(item, Prediction):
+            out.append(item)
+            continue
+        try:
+            example_id, score, info = item
+            out.append(Prediction(str(example_id), float(score), dict(info)))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{where}: example {position} is {item!r}, not (id, score, info): {exc}") from None
+    return out
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """What :meth:`Task.evaluate` returns: one :class:`Prediction` per scored test example, and named sub-scores.
+
+    ``examples`` may be given as ``(id, score, info)`` tuples; they become Predictions.
+    """
+
+    examples: list[Prediction]
+    splits: dict[str, float] = dataclasses.field(default_factory=dict)
+    probe: dict[str, Any] = dataclasses.field(default_factory=dict)  # the fitted probe's chosen settings
+
+    def __post_init__(self) -> None:
+        self.examples = as_predictions(self.examples, "Evaluation.examples")
+
+
+class Task:
+    """Base class for tasks. Subclasses implement :meth:`examples` and :meth:`load`.
+
+    ``settings`` come from the command line (``--set probe=simpleshot``) or a config file's ``[[task]]``
+    ``settings`` table, as strings. A task accepts only the names in :attr:`settings_schema`: the base class
+    declares ``probe`` (overrides the spec's protocol) and a subclass declares its own, e.g.::
+
+        class Beetles(Task):
+            settings_schema = {"subset": Setting("train on N examples", check=positive_int)}
+
+    Schemas merge along the class hierarchy, so a subclass lists only what it adds (mapping a name to ``None``
+    withdraws an inherited one). ``Task.__init__`` refuses an unknown name (with a "did you mean") or a value
+    its ``check`` rejects with a :class:`SettingsError`, before the task reads any data; a subclass calls
+    ``super().__init__`` first and then reads ``self.settings``.
+    """
+
+    #: The settings this class adds to its bases': name -> :class:`Setting`. See :meth:`accepted_settings`.
+    settings_schema: ClassVar[Mapping[str, Setting | None]] = {
+        "probe": Setting("the probe fitted on the features, instead of the spec's protocol", check=_check_probe),
+        "n_train": Setting("train on a seeded, class-balanced subsample of N training examples", check=positive_int),
+        "seed": Setting("the seed of every random choice the task makes (default 0)", check=non_negative_int),
+    }
+    needs_patches: bool = False
+    #: How a video example's frame features become one vector: ``"mean"`` or ``"max"`` over its frames.
+    frame_pooling: ClassVar[str] = "mean"
+    #: Train and test are the same examples by design: :meth:`evaluate` scores each one against the others
+    #: (leave-one-out re-identification). The conformance kit then expects the splits to be equal, not disjoint.
+    leave_one_out: ClassVar[bool] = False
+    #: Test examples may carry labels no training example has (unknown classes an open-set protocol must reject).
+    open_set: ClassVar[bool] = False
+    data_version: str = "1"
+    #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
+    split_examples: dict[str, Sequence[Example]] | None = None
+
+    def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
+        self.spec = spec
+        self.data = Path(data) if data is not None else None
+        self.settings = self.check_settings(spec, settings or {})
+        self.probe = self.settings.get("probe", spec.protocol)
+        self.metric = spec.metric
+        self.seed = int(self.settings.get("seed", 0))
+        if self.frame_pooling not in FRAME_POOLING:
+            raise TypeError(f"{type(self).__name__}.frame_pooling must be one of {FRAME_POOLING}")
+        if spec.needs_data:
+            if self.data is None:
+                raise TaskDataError(f"{spec.id}: needs a data folder: pass --data {spec.name}=DIR")
+            if not self.data.is_dir():
+                raise TaskDataError(f"{spec.id}: data folder {self.data} does not exist")
+
+    @classmethod
+    def accepted_settings(cls) -> dict[str, Setting]:
+        """Every setting this task accepts: the :attr:`settings_schema` of its classes, base first."""
+        merged: dict[str, Setting | None] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("settings_schema") or {})
+        return {name: setting for name, setting in merged.items() if setting is not None}
+
+    @classmethod
+    def check_settings(cls, spec: TaskSpec, settings: Mapping[str, str]) -> dict[str, str]:
+        """``settings`` as a dict when this task accepts every name and value; else a :class:`SettingsError`."""
+        accepted = cls.accepted_settings()
+        for name, value in settings.items():
+            if name not in accepted:
+                valid = ", ".join(sorted(accepted)) or "none"
+                raise SettingsError(f"{spec.id}: unknown setting '{name}'{did_you_mean(name, sorted(accepted))} "
+                                    f"(settings of {spec.id}: {valid})")
+            check = accepted[name].check
+            if check is not None:
+                try:
+                    check(value)
+                except ValueError as exc:
+                    raise SettingsError(f"{spec.id}: setting {name}={value!r}: {exc}") from None
+        return dict(settings)
+
+    # -- what subclasses implement ---------------------------------------------------------------------------
+
+    def examples(self, split: str) -> Sequence[Example]:
+        """The examples of ``split`` (``"train"`` or ``"test"``), in a stable order."""
+        if self.split_examples is None:
+            raise NotImplementedError(f"{type(self).__name__} must fill split_examples or override examples()")
+        try:
+            return self.split_examples[split]
+        except KeyError:
+            raise ValueError(f"unknown split {split!r}: expected one of {', '.join(self.split_examples)}") from None
+
+    def load(self, example: Example) -> Image.Image | list[Image.Image]:
+        """Decode one example: a PIL image, or a list of frames for a video clip."""
+        raise NotImplementedError
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return None
+
+    def stratum(self, example: Example) -> object:
+        """What ``n_train`` balances over: the label; a task of many binary sub-tasks returns (sub-task, label)."""
+        return example.label
+
+    def files(self, example: Example) -> Sequence[str]:
+        """Every file :meth:`load` reads for ``example`` (default: its ``source``); :meth:`manifest` stamps each, so
+        rewriting any of them (a video's frame, say) is a change the feature cache and the results store see."""
+        return () if example.source is None else (example.source,)
+
+    def in_score(self, example: Example) -> bool:
+        """Whether a test example counts in the task's score (all do by default).
+
+        A task that also reports a second test set as a sub-score (PlantNet's ``test`` folder next to the ``val``
+        it is scored on) puts both in its test split and returns ``False`` here for the second: those examples are
+        extracted and passed to :meth:`evaluate` like the others, which reports them in ``Evaluation.splits``,
+        but they are neither stored as scored examples nor part of the score or its interval.
+        """
+        return True
+
+    def decode_key(self) -> str:
+        """Whatever besides the files changes what :meth:`load` returns (e.g. a frame-sampling seed); "" if nothing.
+
+        It is part of :meth:`manifest`, so the feature cache and the results store see it.
+        """
+        return ""
+
+    # -- what the core calls ---------------------------------------------------------------------------------
+
+    def chosen_examples(self, split: str) -> list[Example]:
+        """The examples the experiment uses: :meth:`examples`, with ``n_train`` applied to the train split."""
+        examples = list(self.examples(split))
+        if split == "train" and "n_train" in self.settings:
+            examples = balanced_subsample(examples, int(self.settings["n_train"]), self.seed, self.stratum)
+        return examples
+
+    def settings_key(self) -> str:
+        """Settings that change results (they key the results store, not the feature cache)."""
+        return ",".join(f"{k}={v}" for k, v in sorted({**self.settings, "probe": self.probe}.items()))
+
+    def manifest(self, split: str, examples: Sequence[Example] | None = None) -> str:
+        """A hash of everything that determines ``split``'s inputs: ids, labels and the size and mtime of each file
+        :meth:`files` names.
+
+        ``examples`` defaults to the whole split (pass a prefix for ``--limit`` runs). The feature cache keys
+        on it, so a changed, added or removed file never returns stale features.
+        """
+        digest = hashlib.sha256(f"{self.spec.id}\0{self.data_version}\0{split}".encode())
+        extra = self.decode_key() + ("" if self.frame_pooling == "mean" else f"\0pool={self.frame_pooling}")
+        if extra:
+            digest.update(f"\0decode:{extra}".encode())
+        for ex in self.examples(split) if examples is None else examples:
+            stamps = []
+            for path in self.files(ex):
+                try:
+                    st = os.stat(path)
+                    stamps.append(f"{st.st_size}:{st.st_mtime_ns}")
+                except OSError:
+                    stamps.append("missing")
+            stamp = ";".join(stamps)
+            digest.update(f"\0{ex.id}\0{ex.label}\0{ex.group}\0{ex.source}\0{stamp}".encode())
+        return digest.hexdigest()
+
+    def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
+        """Fit this task's probe on ``train`` and score every test example (1.0 = correct, 0.0 = wrong).
+
+        Override for protocols that need more than one probe (e.g. one binary probe per sub-task). Sub-scores
+        per example group go to ``Evaluation.splits``.
+        """
+        from biobench_core.contract._extensions import make_probe
+
+        probe = make_probe(self.probe, device=device, seed=self.seed)
+        probe.fit(train.features, train.labels)
+        pred = np.asarray(probe.predict(test.features))
+        y_test = test.labels
+        correct = (pred == y_test).astype(np.float64)
+        names = self.class_names
+        examples = []
+        for ex, ok, y, p in zip(test.examples, correct, y_test, pred, strict=True):
+            named = {"pred_name": names[int(p)] if 0 <= int(p) < len(names) else str(p)} if names else {}
+            examples.append(Prediction.of(ex.id, label=int(y), pred=int(p), score=float(ok), **named))
+        splits = group_scores(self.metric, [ex.group for ex in test.examples], y_test, pred, correct)
+        return Evaluation(examples=examples, splits=splits, probe=probe.describe())
+
+
+def balanced_subsample(examples: Sequence[Example], n: int, seed: int,
+                       stratum: Callable[[Example], object] = lambda ex: ex.label) -> list[Example]:
+    """``n`` of ``examples``, spread as evenly as possible over strata, in their original order.
+
+    Each stratum gets an equal share; a stratum with fewer examples than its share gives the rest to the others,
+    and what does not divide evenly goes one each to the first strata (in order of first appearance). Within a stratum, examples are taken in an order fixed by a SHA-256 of
+    ``seed`` and the example id, so the choice is the same on every machine and the subsets are nested (the
+    examples chosen for ``n`` are among those chosen for any larger ``n``).
+    """
+    if n >= len(examples):
+        return list(examples)
+    members: dict[object, list[int]] = {}
+    for index, example in enumerate(examples):
+        members.setdefault(stratum(example), []).append(index)
+    groups = [sorted(indices, key=lambda i: hashlib.sha256(f"{seed}\0{examples[i].id}".encode()).digest())
+              for indices in members.values()]
+    sizes = [len(g) for g in groups]
+    level = 0  # the largest share every stratum can fill up to without exceeding n
+    while sum(min(size, level + 1) for size in sizes) <= n:
+        level += 1
+    quota = [min(size, level) for size in sizes]
+    spare = n - sum(quota)  # one more each for the first strata that still have examples
+    for g, size in enumerate(sizes):
+        if spare and size > level:
+            quota[g] += 1
+            spare -= 1
+    chosen = sorted(i for g, k in enumerate(quota) for i in groups[g][:k])
+    return [examples[i] for i in chosen]

@@ -1,0 +1,29 @@
+"""The core's built-in metrics, registered through the ``biobench_metrics`` hook like any plugin's.
+
+Their functions live in :mod:`biobench_core.results._metrics`, which also computes their bootstrap replicates from
+per-class counts (``macro-f1``, ``balanced-accuracy``) or per-example values (``accuracy``, ``mean``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from biobench_core.contract._specs import MetricSpec
+from biobench_core.contract.hookspecs import hookimpl
+
+_METRICS = "biobench_core.results._metrics"
+
+
+@hookimpl
+def biobench_metrics() -> Iterator[MetricSpec]:
+    yield MetricSpec(name="accuracy", factory=f"{_METRICS}:accuracy", decomposes=True,
+                     replicates=f"{_METRICS}:accuracy_replicates",
+                     description="fraction of examples with y_pred == y_true")
+    yield MetricSpec(name="balanced-accuracy", factory=f"{_METRICS}:balanced_accuracy",
+                     replicates=f"{_METRICS}:balanced_accuracy_replicates",
+                     description="mean recall over the classes present in y_true (sklearn's balanced_accuracy_score)")
+    yield MetricSpec(name="macro-f1", factory=f"{_METRICS}:macro_f1", replicates=f"{_METRICS}:macro_f1_replicates",
+                     description="mean F1 over the classes in y_true or y_pred, an absent class' F1 being 0 "
+                                 "(sklearn's f1_score(average='macro'))")
+    yield MetricSpec(name="mean", factory=f"{_METRICS}:mean_score", needs="scores", decomposes=True,
+                     description="mean of the task's own per-example scores")

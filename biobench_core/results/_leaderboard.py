@@ -1,0 +1,516 @@
+"""The leaderboard: backbones x task columns, each cell the task's own metric with a 95% interval, plus a benchmark
+mean, and honest ties with the best.
+
+Rows are (backbone, weights, dtype). Columns are (task, column settings, data identity, metric): results with
+different settings (probe, task settings such as ``subset``, ``limit``) or from different data never share a column,
+and results from an older biobench that recorded no data identity get columns of their own. When a task has
+several columns each is labelled with what differs, and a note says why they are separate. A task marked as prior
+work (``TaskSpec.prior_work``, recorded with each result) is shown but kept out of the benchmark mean, with a note.
+
+Each score is the task's metric (:mod:`biobench_core.results._metrics`) recomputed from the stored per-example predictions.
+Each column draws one set of bootstrap replicates (:func:`biobench_core.results._stats.resample_index`) and every row in it
+is scored on the same replicates, paired by example id; the cell intervals that need resampling, the tests against
+the best and the benchmark mean all use those replicates. Intervals: Wilson's score interval for proportions
+(accuracy, a mean of 0/1 scores), the percentile bootstrap of the metric otherwise. Ties: a one-sided paired
+bootstrap test of each row against the column's best that allows for the best having been chosen, Holm-corrected
+at alpha 0.05 per column (see :mod:`biobench_core.results._stats`). Torch-free.
+
+This module assembles the board; the report formats (:mod:`biobench_core.formats`, or a plugin's) render it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from biobench_core.contract._tasks import as_predictions
+from biobench_core.results import _stats as stats
+from biobench_core.results._metrics import METRIC_NAMES, is_proportion, metric_score, prepare, replicates_from_weights
+
+__all__ = ["Leaderboard", "Cell", "Column", "build_leaderboard", "cell_interval", "interval", "column_statistics",
+           "RowData", "ColumnStats"]
+
+N_RESAMPLES = 2000
+SEED = 42
+ALPHA = stats.ALPHA
+WILSON = "Wilson score"
+PERCENTILE = "percentile bootstrap"
+OLDER_NOTE = "results from an older biobench: their data cannot be checked for changes"
+
+Row = tuple[str, str, str]  # (backbone, weights, dtype)
+
+
+# -- one column's statistics, on arrays -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RowData:
+    """One row's results in a column: example ids and, per example, the label, the prediction and the score.
+
+    ``y_true``/``y_pred`` may be ``None`` for metric ``mean``, which uses only the scores.
+    """
+
+    ids: Sequence[str]
+    y_true: np.ndarray | None
+    y_pred: np.ndarray | None
+    scores: np.ndarray
+    metric: str
+
+
+@dataclasses.dataclass
+class ColumnStats:
+    points: np.ndarray  # (rows,) the metric on each row's examples
+    replicates: np.ndarray  # (rows, R) the metric on each shared replicate
+    intervals: list[tuple[float, float, str]]  # (low, high, method) per row
+    best: int
+    pvalues: np.ndarray  # one-sided p-value against the best (1 for the best)
+    adjusted: np.ndarray  # Holm-adjusted over the column's other rows
+    below: np.ndarray  # significantly below the best
+    n_examples: int  # examples in the column (the union over rows)
+    unpaired: list[int]  # rows that share no example with the best (compared unpaired)
+
+
+def interval(metric: str, y_true: Any, y_pred: Any, scores: Any, replicates: Any = None,
+             confidence: float = 95) -> tuple[float, float, str]:
+    """A cell's interval: ``(low, high, method)``.
+
+    Wilson's score interval for a proportion (``accuracy``, or ``mean`` of 0/1 scores): successes over examples,
+    no resampling. Otherwise the percentile bootstrap of the metric's ``replicates``.
+    """
+    if is_proportion(metric, scores if metric == "mean" else None):
+        if metric == "accuracy":
+            t, p = np.asarray(y_true), np.asarray(y_pred)
+            k, n = int(np.count_nonzero(t == p)), t.size
+        else:
+            values = np.asarray(scores, dtype=np.float64)
+            k, n = float(values.sum()), values.size
+        low, high = stats.wilson_interval(k, n, confidence)
+        return low, high, WILSON
+    if replicates is None:
+        raise ValueError(f"metric {metric!r} needs bootstrap replicates for its interval")
+    low, high = stats.percentile_interval(replicates, confidence)
+    return low, high, PERCENTILE
+
+
+def _column_seed(seed: int, identity: str) -> list[int]:
+    """One independent stream per column, stable whatever other columns exist."""
+    return [int(seed), zlib.crc32(identity.encode())]
+
+
+def column_statistics(rows: Sequence[RowData], *, n_resamples: int = N_RESAMPLES, seed: Any = SEED,
+                      alpha: float = ALPHA, chunk: int | None = None) -> ColumnStats:
+    """Scores, intervals, shared replicates and ties with the best for the rows of one column.
+
+    The column's examples are the union of the rows' example ids; each replicate draws that many positions, and a
+    row's replicate is its metric on the drawn examples it has. A row lacking some of the best's examples is
+    tested against the best on the examples both have.
+    """
+    union: list[str] = list(rows[0].ids)
+    where: dict[str, int] | None = None
+    positions = []
+    for row in rows:
+        ids = list(row.ids)
+        if len(ids) <= len(union) and ids == union[: len(ids)]:  # the common case: the same examples, in order
+            positions.append(np.arange(len(ids)))
+            continue
+        if where is None:
+            where = {ex_id: i for i, ex_id in enumerate(union)}
+        pos = np.empty(len(ids), dtype=np.int64)
+        for i, ex_id in enumerate(ids):
+            if ex_id not in where:
+                where[ex_id] = len(union)
+                union.append(ex_id)
+            pos[i] = where[ex_id]
+        positions.append(pos)
+    n = len(union)
+    present = []
+    full = []
+    for row, pos in zip(rows, positions):
+        mask = np.zeros(n, dtype=bool)
+        mask[pos] = True
+        present.append(mask)
+        full.append(tuple(None if a is None else _spread(np.asarray(a), pos, n)
+                          for a in (row.y_true, row.y_pred, row.scores)))
+    points = np.array([metric_score(r.metric, r.y_true, r.y_pred, r.scores) for r in rows])
+    best = stats.best_of(points)  # known before resampling: a row lacking some of its examples is paired on shared
+    classes = None
+    if any(r.metric in ("balanced-accuracy", "macro-f1") for r in rows):
+        classes = np.unique(np.concatenate([np.asarray(a) for r in rows if r.y_true is not None
+                                            for a in (r.y_true, r.y_pred)]))
+    prepared = [prepare(r.metric, *f, present=m, classes=classes) for r, f, m in zip(rows, full, present)]
+    pairs: dict[int, tuple[int, int, float, float]] = {}  # row -> (its prepared index, best's, points on shared)
+    unpaired = []
+    for j, row in enumerate(rows):
+        if j == best or np.array_equal(present[j], present[best]):
+            continue
+        shared = present[j] & present[best]
+        if not shared.any():
+            unpaired.append(j)
+            continue
+        sub = []
+        for k in (best, j):
+            y_true, y_pred, scores = full[k]
+            sub.append(metric_score(rows[k].metric, *(None if a is None else a[shared] for a in full[k])))
+            prepared.append(prepare(rows[k].metric, y_true, y_pred, scores, present=shared, classes=classes))
+        pairs[j] = (len(prepared) - 1, len(prepared) - 2, sub[0], sub[1])
+    replicates = np.concatenate(
+        [replicates_from_weights(prepared, w) for w in stats.resample_weights(n, n_resamples, seed, chunk)], axis=1)
+    paired = {j: (b_point, j_point, replicates[ib], replicates[ij]) for j, (ij, ib, b_point, j_point) in pairs.items()}
+    _, pvalues, adjusted, below = stats.below_best(points, replicates[: len(rows)], alpha, paired=paired)
+    intervals = [interval(r.metric, r.y_true, r.y_pred, r.scores, replicates[i]) for i, r in enumerate(rows)]
+    return ColumnStats(points, replicates[: len(rows)], intervals, best, pvalues, adjusted, below, n, unpaired)
+
+
+def _spread(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    if pos.size == n and (pos.size == 0 or (pos[0] == 0 and pos[-1] == n - 1 and np.all(np.diff(pos) == 1))):
+        return values
+    out = np.zeros(n, dtype=values.dtype)
+    out[pos] = values
+    return out
+
+
+# -- the board --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Column:
+    label: str
+    task: str
+    settings: dict[str, str]
+    data: str | None
+    metric: str
+    interval: str = ""  # WILSON, PERCENTILE or both
+    in_benchmark: bool = False
+    prior_work: bool = False  # the task is marked as prior work: shown, never in the benchmark mean
+    n_examples: int = 0
+    n_rows: int = 0
+
+    @property
+    def older(self) -> bool:
+        return self.data is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "older": self.older}
+
+
+@dataclasses.dataclass
+class Cell:
+    backbone: str
+    weights: str
+    dtype: str
+    task: str
+    column: str
+    settings: str
+    metric: str
+    score: float
+    ci_low: float
+    ci_high: float
+    interval: str
+    n_examples: int
+    n_skipped: int
+    splits: dict[str, float]
+    comparable: bool
+    images_per_second: float | None
+    fit_seconds: float | None
+    peak_memory_mb: float | None
+    device: str
+    data: str | None
+    best: bool = False
+    tied_with_best: bool = False
+    p_value: float | None = None  # one-sided, against the column's best
+    p_holm: float | None = None  # Holm-adjusted over the column
+    replicates: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    example_ids: list[str] = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def row(self) -> Row:
+        return (self.backbone, self.weights, self.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name not in ("replicates", "example_ids")}
+        return out
+
+
+@dataclasses.dataclass
+class Leaderboard:
+    cells: list[Cell]
+    tasks: list[str]  # column labels, in order (a task's id when it has one column)
+    rows: list[Row]  # best benchmark mean first
+    benchmark: dict[Row, tuple[float, float, float] | None]  # mean, low, high (None: not every benchmark column)
+    notes: list[str]
+    benchmark_marks: dict[Row, str] = dataclasses.field(default_factory=dict)  # "best" | "tied" | ""
+    columns: list[Column] = dataclasses.field(default_factory=list)
+    benchmark_interval: str = ""
+    n_resamples: int = N_RESAMPLES
+    seed: int = SEED
+
+    def cell(self, row: Sequence[str], column: str) -> Cell | None:
+        """The cell of ``row`` ((backbone, weights[, dtype])) in ``column`` (its label, or its task's id)."""
+        for c in self.cells:
+            if c.row[: len(row)] == tuple(row) and column in (c.column, c.task):
+                return c
+        return None
+
+
+@dataclasses.dataclass
+class _Result:
+    record: Any
+    order: int
+    row: Row
+    task: str
+    settings: tuple[tuple[str, str], ...]
+    data: str | None
+    metric: str  # the task's metric, as shown
+    computed: str  # the metric recomputed (``mean`` of the scores when predictions were not stored)
+    ids: list[str]
+    y_true: np.ndarray | None
+    y_pred: np.ndarray | None
+    scores: np.ndarray
+    n_skipped: int
+
+    @property
+    def column_key(self) -> tuple:
+        return (self.task, self.settings, self.data, self.metric)
+
+
+def _result(record: Any, order: int, notes: list[str]) -> _Result | None:
+    key = record.key
+    dtype = str(getattr(record, "dtype", "fp32") or "fp32")
+    row = (key.backbone, key.weights, dtype)
+    data = getattr(key, "data", None)
+    metric = getattr(record, "metric", None) or "accuracy"
+    column_settings = getattr(record, "column_settings", None) or {}
+    if column_settings:
+        settings = tuple(sorted((str(k), str(v)) for k, v in column_settings.items()))
+    elif data is None:
+        settings = (("settings", str(key.settings)),)  # an older result: its settings compared as given, unparsed
+    else:
+        settings = ()
+    examples = as_predictions(record.examples, "stored result")
+    name = f"{key.backbone} [{key.weights}, {dtype}] on {key.task}"
+    if not examples:
+        notes.append(f"{name}: no test examples stored; not shown")
+        return None
+    ids = [p.id for p in examples]
+    scores = np.array([p.score for p in examples], dtype=np.float64)
+    try:
+        y_true = np.array([p.label for p in examples], dtype=np.int64)
+        y_pred = np.array([p.pred for p in examples], dtype=np.int64)
+    except (KeyError, TypeError, ValueError):
+        y_true = y_pred = None
+    computed = metric
+    if y_true is None and metric != "mean":
+        computed = "mean"
+        if metric != "accuracy":
+            notes.append(f"{name}: stored without per-example predictions, so its {metric} cannot be recomputed; "
+                         "showing the mean per-example score")
+    n_skipped = getattr(record, "n_skipped", None)
+    if n_skipped is None:
+        n_skipped = sum(1 for p in examples if p.info.get("skipped"))
+    return _Result(record, order, row, key.task, settings, data, metric, computed, ids, y_true, y_pred, scores,
+                   int(n_skipped))
+
+
+def _row_name(row: Row) -> str:
+    return f"{row[0]} [{row[1]}, {row[2]}]"
+
+
+def _label_columns(keys: list[tuple], notes: list[str]) -> dict[tuple, str]:
+    """Column labels: the task id, plus what differs when a task has several columns."""
+    labels: dict[tuple, str] = {}
+    by_task: dict[str, list[tuple]] = {}
+    for key in keys:
+        by_task.setdefault(key[0], []).append(key)
+    for task, group in by_task.items():
+        if len(group) == 1:
+            labels[group[0]] = task
+            continue
+        settings = [dict(k[1]) for k in group]
+        differing_in: dict[bool, list[str]] = {}  # newer and older results: settings compared among their own
+        for older in (False, True):
+            same_age = [s for k, s in zip(group, settings) if (k[2] is None) == older]
+            names = sorted({name for s in same_age for name in s})
+            differing_in[older] = [n for n in names if len({s.get(n, "default") for s in same_age}) > 1]
+        differing = list(dict.fromkeys(differing_in[False] + differing_in[True]))
+        datas = {k[2] for k in group if k[2] is not None}
+        metrics = {k[3] for k in group}
+        for key, s in zip(group, settings):
+            parts = []
+            shown = ",".join(f"{name}={s.get(name, 'default')}" for name in differing_in[key[2] is None])
+            if shown:
+                parts.append(shown)
+            if len(metrics) > 1:
+                parts.append(f"metric={key[3]}")
+            if key[2] is None:
+                parts.append("older results")
+            elif len(datas) > 1:
+                parts.append(f"data {key[2][:6]}")
+            labels[key] = f"{task} [{'; '.join(parts)}]" if parts else task
+        reasons = []
+        if differing:
+            reasons.append(f"different settings ({', '.join(differing)})")
+        if len(datas) > 1:
+            reasons.append("different data (the train/test manifests differ: "
+                           + ", ".join(f"data {d[:6]}" for d in sorted(datas)) + ")")
+        if any(k[2] is None for k in group) and datas:
+            reasons.append("results from an older biobench, whose data is unknown, next to newer ones")
+        if len(metrics) > 1:
+            reasons.append(f"different metrics ({', '.join(sorted(metrics))})")
+        notes.append(f"{task} has {len(group)} columns, never mixed: " + "; ".join(reasons))
+    seen: dict[str, int] = {}
+    for key, label in list(labels.items()):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[key] = f"{label} #{seen[label]}"
+    return labels
+
+
+def _benchmark_columns(columns: list[Column], notes: list[str]) -> list[Column]:
+    """One column per task: its only one; else among those with current data, the one with no settings but the
+    probe (and of several such, the one with the most rows). ``[]`` when some task has no such single column."""
+    by_task: dict[str, list[Column]] = {}
+    for column in columns:
+        by_task.setdefault(column.task, []).append(column)
+    chosen = []
+    for task, group in by_task.items():
+        candidates = [c for c in group if not c.older] or group
+        if len(candidates) > 1:
+            candidates = [c for c in candidates if set(c.settings) <= {"probe"}]
+        if len(candidates) > 1:  # several probes: the one most backbones were run with
+            most = max(c.n_rows for c in candidates)
+            candidates = [c for c in candidates if c.n_rows == most]
+        if len(candidates) != 1:
+            notes.append(f"no benchmark mean: {task} has {len(group)} columns and no single one with its default "
+                         "settings; a mean over tasks cannot be formed across mismatched columns")
+            return []
+        chosen.append(candidates[0])
+    if len(chosen) < len(columns):
+        notes.append("benchmark mean over the columns " + ", ".join(c.label for c in chosen)
+                     + "; the other columns of the same tasks are not in it")
+    return chosen
+
+
+def _marks(best: int, below: np.ndarray) -> list[str]:
+    return ["best" if i == best else "" if below[i] else "tied" for i in range(below.size)]
+
+
+def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Leaderboard:
+    """The leaderboard of ``records`` (``ExperimentRecord`` or anything with its fields)."""
+    notes: list[str] = []
+    latest: dict[tuple, _Result] = {}
+    for order, record in enumerate(records):
+        result = _result(record, order, notes)
+        if result is None:
+            continue
+        slot = (result.row, result.column_key)
+        if slot in latest:
+            old = latest[slot]
+            newer = (getattr(record, "posix_time", 0.0) or 0.0, order) >= (
+                getattr(old.record, "posix_time", 0.0) or 0.0, old.order)
+            keep, drop = (result, old) if newer else (old, result)
+            notes.append(f"{_row_name(result.row)} on {result.task}: several results for one cell "
+                         f"({drop.record.key.settings} and {keep.record.key.settings}); showing the latest")
+            result = keep
+        latest[slot] = result
+    keys = list(dict.fromkeys(r.column_key for r in latest.values()))
+    labels = _label_columns(keys, notes)
+    columns: list[Column] = []
+    cells: list[Cell] = []
+    marks: dict[tuple[str, Row], str] = {}
+    for key in keys:
+        results = [r for r in latest.values() if r.column_key == key]
+        column = Column(labels[key], key[0], {k: v for k, v in key[1]}, key[2], key[3],
+                        prior_work=any(not getattr(r.record, "in_benchmark_mean", True) for r in results))
+        columns.append(column)
+        if column.older:
+            notes.append(f"{column.label}: {OLDER_NOTE}")
+        def statistics() -> ColumnStats:
+            return column_statistics([RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results],
+                                     n_resamples=n_resamples, seed=_column_seed(seed, repr(key)))
+
+        try:
+            col = statistics()
+        except Exception as exc:  # noqa: BLE001 - a task's own metric that cannot be imported or run here
+            if column.metric in METRIC_NAMES:
+                raise
+            notes.append(f"{column.label}: metric {column.metric!r} cannot be computed here "
+                         f"({type(exc).__name__}: {exc}); showing the mean per-example score")
+            for r in results:
+                r.computed = "mean"
+            col = statistics()
+        column.n_examples, column.n_rows = col.n_examples, len(results)
+        column.interval = " / ".join(dict.fromkeys(m for _, _, m in col.intervals))
+        row_marks = _marks(col.best, col.below)
+        for i, r in enumerate(results):
+            rec = r.record
+            low, high, method = col.intervals[i]
+            cells.append(Cell(
+                r.row[0], r.row[1], r.row[2], r.task, column.label, str(rec.key.settings), r.metric,
+                float(col.points[i]), low, high, method, len(r.ids), r.n_skipped, dict(getattr(rec, "splits", {})),
+                bool(getattr(rec, "comparable", True)), getattr(rec, "images_per_second", None),
+                getattr(rec, "fit_seconds", None), getattr(rec, "peak_memory_mb", None),
+                str(getattr(rec, "device", "cpu")), r.data, best=row_marks[i] == "best",
+                tied_with_best=row_marks[i] == "tied", p_value=float(col.pvalues[i]), p_holm=float(col.adjusted[i]),
+                replicates=col.replicates[i], example_ids=r.ids))
+            marks[(column.label, r.row)] = row_marks[i]
+            if r.n_skipped:
+                notes.append(f"{_row_name(r.row)} on {column.label}: {r.n_skipped} undecodable image(s) were skipped "
+                             "and count as wrong")
+        short = [(r, len(r.ids)) for r in results if len(r.ids) < col.n_examples]
+        if short:
+            notes.append(f"{column.label}: not every row has all {col.n_examples} test examples: "
+                         + ", ".join(f"{_row_name(r.row)} n={n}" for r, n in short)
+                         + "; each is compared with the best on the examples both have")
+        for i in col.unpaired:
+            notes.append(f"{_row_name(results[i].row)} on {column.label} shares no test example with the best: "
+                         "compared unpaired")
+    rows = list(dict.fromkeys(c.row for c in cells))
+    prior = list(dict.fromkeys(c.task for c in columns if c.prior_work))
+    if prior:
+        notes.append(f"not in the benchmark mean: {', '.join(prior)} (prior work: a task some backbones were "
+                     "trained or tuned on)")
+    candidates = [c for c in columns if c.task not in prior]
+    bench_columns = _benchmark_columns(candidates, notes) if candidates else []
+    for column in bench_columns:
+        column.in_benchmark = True
+    benchmark: dict[Row, tuple[float, float, float] | None] = {row: None for row in rows}
+    benchmark_marks: dict[Row, str] = {}
+    bench_interval = ""
+    by_slot = {(c.column, c.row): c for c in cells}
+    complete = [row for row in rows if bench_columns and all((c.label, row) in by_slot for c in bench_columns)]
+    if len(bench_columns) == 1:
+        [column] = bench_columns
+        bench_interval = column.interval
+        for row in complete:
+            c = by_slot[(column.label, row)]
+            benchmark[row] = (c.score, c.ci_low, c.ci_high)
+            benchmark_marks[row] = marks[(column.label, row)]
+    elif complete:
+        bench_interval = PERCENTILE
+        points = np.array([np.mean([by_slot[(c.label, row)].score for c in bench_columns]) for row in complete])
+        reps = np.stack([np.mean([by_slot[(c.label, row)].replicates for c in bench_columns], axis=0)
+                         for row in complete])
+        best, _, _, below = stats.below_best(points, reps)
+        for row, mark, point, rep in zip(complete, _marks(best, below), points, reps):
+            benchmark[row] = (float(point), *stats.percentile_interval(rep))
+            benchmark_marks[row] = mark
+    rows.sort(key=lambda r: -(benchmark[r][0] if benchmark[r] is not None else -np.inf))
+    return Leaderboard(cells, [c.label for c in columns], rows, benchmark, list(dict.fromkeys(notes)),
+                       benchmark_marks, columns, bench_interval, n_resamples, seed)
+
+
+def cell_interval(record: Any, *, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[float, float, str]:
+    """``(low, high, method)``: the interval the leaderboard shows for this one result."""
+    result = _result(record, 0, [])
+    if result is None:
+        return float("nan"), float("nan"), "none"
+    if is_proportion(result.computed, result.scores if result.computed == "mean" else None):
+        return interval(result.computed, result.y_true, result.y_pred, result.scores)
+    col = column_statistics([RowData(result.ids, result.y_true, result.y_pred, result.scores, result.computed)],
+                            n_resamples=n_resamples, seed=_column_seed(seed, repr(result.column_key)))
+    return col.intervals[0]
