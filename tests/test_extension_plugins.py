@@ -308,12 +308,16 @@ def test_a_format_no_plugin_offers_gets_did_you_mean_and_the_installed_ones(site
     assert proc.returncode == 2 and "did you mean" not in proc.stderr and "tsv16" in proc.stderr
 
 
-def test_the_built_in_plugin_is_listed_first_with_everything_it_offers(cli_json):
+def test_the_built_in_plugin_is_listed_apart_with_everything_it_offers(cli_json, run_cli):
     report = cli_json("plugins", env={"BIOBENCH_LOAD_PLUGINS": "biobench-core"})
-    [core] = report["plugins"]
+    core = report["builtin"]
+    assert report["plugins"] == []  # the installed (entry-point) plugins: none loaded
     assert (core["name"], core["namespace"], core["status"]) == ("biobench-core", "core", "ok")
     assert core["formats"] == ["csv", "json", "markdown", "table"]
     assert {"accuracy", "macro-f1"} <= set(core["metrics"]) and {"logreg", "knn"} <= set(core["probes"])
     assert {"inprocess", "local"} <= set(core["executors"])
-    everything = cli_json("plugins")["plugins"]
-    assert everything[0]["name"] == "biobench-core" and len(everything) > 1
+    everything = cli_json("plugins")
+    assert everything["builtin"]["name"] == "biobench-core" and "biobench-core" not in {
+        p["name"] for p in everything["plugins"]} and everything["plugins"]
+    table = run_cli("plugins", check=True).stdout.splitlines()
+    assert table[2].startswith("biobench-core") and "core = <built-in>" in table[2], table[:3]

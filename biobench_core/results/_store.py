@@ -436,6 +436,15 @@ class ResultsStore:
                 raise _sqlite_error(self.path, exc) from exc
             raise
 
+    def count(self) -> int:
+        """How many experiments are stored."""
+        return self.db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+
+    def costs(self, backbone: str) -> list[tuple[float | None, float | None]]:
+        """``(images per second, probe fit seconds)`` of every stored experiment of ``backbone``."""
+        return [tuple(row) for row in self.db.execute(
+            "SELECT images_per_second, fit_seconds FROM experiments WHERE backbone=?", (backbone,)).fetchall()]
+
     def experiments(self, *, include_not_comparable: bool = False) -> Iterator[ExperimentRecord]:
         """Every stored experiment with its predictions, oldest first."""
         query = "SELECT * FROM experiments" + ("" if include_not_comparable else " WHERE comparable=1")

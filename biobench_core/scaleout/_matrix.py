@@ -97,8 +97,7 @@ def _throughput(store: ResultsStore | None, backbone: str) -> tuple[float | None
     """The median images/s of the backbone's recorded extractions and the median seconds of its probe fits."""
     if store is None:
         return None, None
-    rows = store.db.execute("SELECT images_per_second, fit_seconds FROM experiments WHERE backbone=?",
-                            (backbone,)).fetchall()
+    rows = store.costs(backbone)
     rates = [r[0] for r in rows if r[0]]
     fits = [r[1] for r in rows if r[1] is not None]
     return (statistics.median(rates) if rates else None), (statistics.median(fits) if fits else None)

@@ -36,6 +36,7 @@ from biobench_core.testing._backbone import check_backbone, make_test_images
 from biobench_core.testing._cli import cli_in_process
 from biobench_core.testing._format import check_format
 from biobench_core.testing._distributions import write_distribution
+from biobench_core.testing._matrix import ScaleMatrix, make_image_folder
 from biobench_core.testing._executor import check_executor
 from biobench_core.testing._guard import HEAVY_MODULES, NetworkAccessError, NetworkGuard
 from biobench_core.testing._metric import check_metric
@@ -48,7 +49,8 @@ from biobench_core.testing._task import check_task
 __all__ = ["check_plugin", "check_backbone", "check_task", "check_format", "check_probe", "check_metric",
            "check_executor", "cli_in_process", "Check", "Report", "ConformanceError",
            "use_registry", "isolated_registry", "plugin_from_source", "make_test_images", "NetworkGuard",
-           "NetworkAccessError", "HEAVY_MODULES", "reset_registry", "write_distribution"]
+           "NetworkAccessError", "HEAVY_MODULES", "reset_registry", "write_distribution", "ScaleMatrix",
+           "make_image_folder"]
 
 # The fixtures need pytest, which biobench-core does not depend on: without it the checks still import and
 # run (``biobench plugins validate``); with it, registering this package as a pytest plugin provides them.
