@@ -4,8 +4,8 @@ For each tree: lines of Python in the core (``biobench_core/``) and in the first
 (``plugins/*/biobench_*/``, tests excluded), the largest core module, import cycles between the core's modules, and
 imports that go up a layer (for the old flat tree, each module is put in the layer it moved to, by
 ``biobench_core._moved.MOVED``). Imports are read by grimp (what import-linter uses), function-level ones included.
-Then the wall time of ``biobench backbones``, ``biobench plugins`` and ``biobench report`` (on a small store) over
-that of ``import torch``, old tree and new, in fresh processes.
+Then the wall time of ``biobench backbones``, ``biobench plugins`` and ``biobench report`` (on a store of 40
+experiments, written by the same core) over that of ``import torch``, old tree and new, in fresh processes.
 
 ``python benchmarks/bench_layers.py [--quick]``
 """
@@ -154,48 +154,64 @@ def _wall(cmd: list[str], env: dict[str, str], repeat: int) -> float:
     return statistics.median(times)
 
 
-def timings(old_root: Path, store: Path, repeat: int) -> list[dict[str, Any]]:
+def timings(old_root: Path, stores: dict[str, Path], repeat: int) -> list[dict[str, Any]]:
     """Each command's wall time over ``import torch``'s, with the old core (PYTHONPATH) and with this one."""
     base = {**os.environ, "HF_HUB_OFFLINE": "1"}
     torch_import = _wall([sys.executable, "-c", "import torch"], base, repeat)
     rows = []
     for name, args in (("biobench backbones", ["backbones"]), ("biobench plugins", ["plugins"]),
-                       ("biobench report", ["report", "--results", str(store)])):
-        old = _wall([sys.executable, "-m", "biobench_core.cli", *args], {**base, "PYTHONPATH": str(old_root)}, repeat)
-        new = _wall([sys.executable, "-m", "biobench_core.cli", *args], base, repeat)
+                       ("biobench report", ["report", "--results"])):
+        old_args = [*args, str(stores["old"])] if name == "biobench report" else args
+        new_args = [*args, str(stores["new"])] if name == "biobench report" else args
+        old = _wall([sys.executable, "-m", "biobench_core.cli", *old_args], {**base, "PYTHONPATH": str(old_root)},
+                    repeat)
+        new = _wall([sys.executable, "-m", "biobench_core.cli", *new_args], base, repeat)
         rows.append({"command": name, "old": old / torch_import, "new": new / torch_import,
                      "old_s": old, "new_s": new, "torch_s": torch_import})
     return rows
 
 
-def _small_store(folder: Path) -> Path:
-    """A results store with 40 experiments (4 backbones x 10 tasks, 500 examples each), written by this core."""
-    import numpy as np
-
+#: Writes a results store of 40 experiments (4 backbones x 10 tasks, 500 examples each) into argv[1] with whichever
+#: core is on the path: the old one (its store module) or this one (the public API).
+_STORE_SCRIPT = """
+import dataclasses, sys
+import numpy as np
+try:
     from biobench_core import ExperimentKey, ExperimentRecord, ResultsStore
+except ImportError:  # the core before the layers
+    from biobench_core.store import ExperimentKey, ExperimentRecord, ResultsStore
+rng = np.random.default_rng(0)
+fields = {f.name for f in dataclasses.fields(ExperimentKey)}
+with ResultsStore(sys.argv[1]) as store:
+    for b in range(4):
+        for t in range(10):
+            labels = rng.integers(0, 10, 500)
+            preds = np.where(rng.random(500) < 0.3 + 0.1 * b, labels, rng.integers(0, 10, 500))
+            given = dict(backbone=f"bench/b{b}", weights="random", task=f"bench/t{t}", settings="probe=logreg",
+                         data="d", code="c")
+            key = ExperimentKey(**{k: v for k, v in given.items() if k in fields})
+            store.save(ExperimentRecord(
+                key=key, comparable=True, score=float(np.mean(labels == preds)),
+                examples=[(f"e{i}", float(y == p), {"label": int(y), "pred": int(p)})
+                          for i, (y, p) in enumerate(zip(labels, preds))],
+                splits={}, metric="accuracy"))
+"""
 
-    rng = np.random.default_rng(0)
-    with ResultsStore(folder) as store:
-        for b in range(4):
-            for t in range(10):
-                labels = rng.integers(0, 10, 500)
-                preds = np.where(rng.random(500) < 0.3 + 0.1 * b, labels, rng.integers(0, 10, 500))
-                key = ExperimentKey(backbone=f"bench/b{b}", weights="random", task=f"bench/t{t}", settings="",
-                                    data="d", code="c")
-                store.save(ExperimentRecord(
-                    key=key, comparable=True, score=float(np.mean(labels == preds)),
-                    examples=[(f"e{i}", float(y == p), {"label": int(y), "pred": int(p)})
-                              for i, (y, p) in enumerate(zip(labels, preds))],
-                    splits={}, n_skipped=0, probe={}, argv=[], git_commit="x", versions={}, hostname="h",
-                    device="cpu", dtype="fp32", posix_time=0.0, metric="accuracy"))
+
+def _small_store(folder: Path, pythonpath: str | None) -> Path:
+    """A results store written by the core on ``pythonpath`` (``None``: this one)."""
+    env = {**os.environ, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+    subprocess.run([sys.executable, "-W", "ignore", "-c", _STORE_SCRIPT, str(folder)], check=True, env=env,
+                   capture_output=True)
     return folder
 
 
 def run(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         old_root = _export_old_tree(Path(tmp))
-        store = _small_store(Path(tmp) / "results")
-        return {"old": shape(old_root), "new": shape(REPO), "timings": timings(old_root, store, 3 if quick else 5)}
+        stores = {"old": _small_store(Path(tmp) / "results-old", str(old_root)),
+                  "new": _small_store(Path(tmp) / "results-new", None)}
+        return {"old": shape(old_root), "new": shape(REPO), "timings": timings(old_root, stores, 3 if quick else 5)}
 
 
 def to_markdown(result: dict[str, Any]) -> str:

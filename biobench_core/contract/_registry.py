@@ -183,6 +183,9 @@ LISTING_HOOKS = (
 )
 _CUSTOM_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:"
                             r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: Each catalogue's attribute on a :class:`Registry` -> the kind of spec it holds (as messages name it).
+CATALOGUE_KINDS = {"backbones": "backbone", "tasks": "task", "probes": "probe", "metrics": "metric",
+                   "formats": "report format", "executors": "executor"}
 BUILTIN_DISTRIBUTION = "biobench-core"
 BUILTIN_NAMESPACE = "core"
 
@@ -233,13 +236,10 @@ class Registry:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.strict = strict
-        self.plugins: list[PluginRecord] = []  # from entry points and register(); the built-ins are self.builtin
-        self.backbones = _Catalogue("backbone")
-        self.tasks = _Catalogue("task")
-        self.probes = _Catalogue("probe")
-        self.metrics = _Catalogue("metric")
-        self.formats = _Catalogue("report format")
-        self.executors = _Catalogue("executor")
+        self._plugins: list[PluginRecord] = []  # from entry points and register(); the built-ins are self.builtin
+        self._catalogues = {attribute: _Catalogue(kind) for attribute, kind in CATALOGUE_KINDS.items()}
+        self._collected: set[str] = set()  # the catalogues whose hooks have been called for every plugin
+        self._listed: set[tuple[int, str]] = set()  # (id of a hook implementation, catalogue) already called
         self.namespace_collisions: dict[str, Collision] = {}
         self._by_plugin_name: dict[str, PluginRecord] = {}
         allowed = None if load_only is None else {normalize_dist_name(n) for n in load_only}
@@ -257,7 +257,7 @@ class Registry:
                 entry_point=f"{ep.name} = {ep.value}",
                 namespace=ep.name,
             )
-            self.plugins.append(record)
+            self._plugins.append(record)
             chosen.append((ep, record))
         # A namespace shared by two distributions: both refused before either is imported; never pick one.
         by_namespace: dict[str, list[PluginRecord]] = {}
@@ -269,7 +269,6 @@ class Registry:
         for ep, record in chosen:
             if record.ok:
                 self._load(ep, record)
-        self._collect()
         if self.strict:
             problems = [p.failure() for p in self.plugins if not p.ok]
             problems += [PluginError(c.message) for c in self.collisions]
@@ -285,13 +284,13 @@ class Registry:
         """
         record = PluginRecord(name=name, version=version, entry_point=f"{namespace} = <in-process>",
                               namespace=namespace)
-        taken = self.plugins_for_namespace(namespace)
-        self.plugins.append(record)
+        taken = [other for other in self._plugins if other.namespace == namespace]
+        self._plugins.append(record)
         if taken:
             self._namespace_collision(namespace, [*taken, record])
             return record
         self._register(module, record)
-        self._collect(only=record)
+        self._collect(set(self._catalogues), only=record)
         return record
 
     def _register_builtins(self) -> None:
@@ -364,7 +363,7 @@ class Registry:
                 "contract mismatch",
             )
             return
-        plugin_name = f"{record.name}:{record.namespace}:{len(self.plugins)}"
+        plugin_name = f"{record.name}:{record.namespace}:{len(self._plugins)}"
         try:
             self.pm.register(module, name=plugin_name)
         except Exception as exc:  # noqa: BLE001 - bad hookimpl signatures, double registration
@@ -372,18 +371,60 @@ class Registry:
             return
         self._by_plugin_name[plugin_name] = record
 
-    def _collect(self, only: PluginRecord | None = None) -> None:
+    # -- collection: each kind's hooks are called when that kind is first asked for -------------------------------
+    #
+    # Listing backbones calls no format hook, and a report calls no backbone hook (timm's alone lists ~1,800 specs).
+    # Whatever reads a plugin's status (``plugins``, ``collisions``, ``catalogues``) collects every kind first, so a
+    # plugin whose hook of any kind raised is failed as a whole there; a spec of a plugin found failed later is no
+    # longer listed or loadable (``_Catalogue.listed`` and the lookups check its owner).
+
+    def _catalogue(self, attribute: str) -> _Catalogue:
+        if attribute not in self._collected:
+            # Backbones and tasks are listed together (a plugin whose hook of either raised is failed in both
+            # listings), with the metrics that tasks are checked against.
+            wanted = {"backbones", "tasks", "metrics"} if attribute in ("backbones", "tasks") else {attribute}
+            self._collect(wanted - self._collected)
+        return self._catalogues[attribute]
+
+    def _collect_all(self) -> None:
+        missing = set(self._catalogues) - self._collected
+        if missing:
+            self._collect(missing)
+
+    backbones = property(lambda self: self._catalogue("backbones"), doc="Backbone specs by id.")
+    tasks = property(lambda self: self._catalogue("tasks"), doc="Task specs by id.")
+    probes = property(lambda self: self._catalogue("probes"), doc="Probe specs by name.")
+    metrics = property(lambda self: self._catalogue("metrics"), doc="Metric specs by name.")
+    formats = property(lambda self: self._catalogue("formats"), doc="Report format specs by name.")
+    executors = property(lambda self: self._catalogue("executors"), doc="Executor specs by name.")
+
+    @property
+    def plugins(self) -> list[PluginRecord]:
+        """Every discovered plugin (entry points and :meth:`register`), each kind's hooks called, so its status is
+        final; the core's built-in plugin is :attr:`builtin`."""
+        self._collect_all()
+        return self._plugins
+
+    def _collect(self, attributes: set[str], only: PluginRecord | None = None) -> None:
+        """Call the listing hooks of the catalogues ``attributes`` (of every plugin, or of ``only``)."""
+        if only is None:
+            self._collected |= attributes
         gathered: dict[int, list[tuple[_Catalogue, list[Any]]]] = {}
         records: dict[int, PluginRecord] = {}
         for hook_name, spec_type, attribute, namespaced in LISTING_HOOKS:
+            if attribute not in attributes:
+                continue
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 record = self._by_plugin_name.get(impl.plugin_name)
                 if record is None or (only is not None and record is not only) or not record.ok:
                     continue
+                if (id(impl), attribute) in self._listed:
+                    continue
+                self._listed.add((id(impl), attribute))
                 specs = self._call_listing_hook(impl, record, spec_type, namespaced)
                 if specs is None:
                     continue
-                gathered.setdefault(id(record), []).append((getattr(self, attribute), specs))
+                gathered.setdefault(id(record), []).append((self._catalogues[attribute], specs))
                 records[id(record)] = record
         # A plugin fails as a whole: its specs enter the catalogues only when every hook of it listed cleanly.
         for key, lists in gathered.items():
@@ -393,25 +434,27 @@ class Registry:
             for catalogue, specs in lists:
                 for spec in specs:
                     catalogue.add(spec, record)
-                if catalogue is self.backbones:
+                if catalogue is self._catalogues["backbones"]:
                     record.n_backbones += len(specs)
-                elif catalogue is self.tasks:
+                elif catalogue is self._catalogues["tasks"]:
                     record.n_tasks += len(specs)
                 else:
                     record.extensions[catalogue.kind] = record.extensions.get(catalogue.kind, 0) + len(specs)
-        self._check_task_metrics()
+        if {"tasks", "metrics"} <= self._collected or only is not None:
+            self._check_task_metrics()
 
     def _check_task_metrics(self) -> None:
         """A task naming a metric no plugin offers fails its plugin (a ``module:attr`` metric is checked by form)."""
-        for spec_id, spec in list(self.tasks.specs.items()):
-            record = self.tasks.owner[spec_id]
-            if not record.ok or spec.metric in self.metrics.specs or spec.metric in self.metrics.aliases:
+        tasks, metrics = self._catalogues["tasks"], self._catalogue("metrics")  # every plugin's metrics
+        for spec_id, spec in list(tasks.specs.items()):
+            record = tasks.owner[spec_id]
+            if not record.ok or spec.metric in metrics.specs or spec.metric in metrics.aliases:
                 continue
             if isinstance(spec.metric, str) and _CUSTOM_METRIC.match(spec.metric):
                 continue
             from biobench_core.contract._errors import did_you_mean
 
-            names = sorted(self.metrics.specs)
+            names = sorted(metrics.specs)
             hint = did_you_mean(str(spec.metric).lower().replace("_", "-"), names)
             record.fail("failed", SpecError(f"task {spec.id!r}: unknown metric {spec.metric!r}{hint}; installed "
                                             f"metrics are {', '.join(names)}; a task's own metric is offered by "
@@ -454,8 +497,9 @@ class Registry:
 
     @property
     def catalogues(self) -> tuple[_Catalogue, ...]:
-        """Every kind's catalogue, in the order of :data:`LISTING_HOOKS`."""
-        return tuple(getattr(self, attribute) for _, _, attribute, _ in LISTING_HOOKS)
+        """Every kind's catalogue, in the order of :data:`LISTING_HOOKS`, each collected."""
+        self._collect_all()
+        return tuple(self._catalogues[attribute] for _, _, attribute, _ in LISTING_HOOKS)
 
     def plugins_for_namespace(self, namespace: str) -> list[PluginRecord]:
         return [record for record in self.plugins if record.namespace == namespace]

@@ -31,6 +31,12 @@ def split_id(item_id: str) -> tuple[str, str]:
     return namespace, name
 
 
+def _fields_of(spec: Any) -> dict[str, Any]:
+    """A spec's fields as a dict. Its values are immutable (strings, numbers, tuples), so no deep copy is needed:
+    ``dataclasses.asdict`` would spend most of ``biobench backbones --json``'s time copying them."""
+    return {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Spec:
     """Fields every spec has: a namespaced id, a lazy factory and what listing shows."""
@@ -60,7 +66,7 @@ class _Spec:
         return split_id(self.id)[1]
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        out = _fields_of(self)
         out["aliases"] = list(self.aliases)
         out["extra"] = dict(self.extra)
         return out
@@ -171,7 +177,7 @@ class _NamedSpec:
         return import_attr(self.factory)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        out = _fields_of(self)
         out["aliases"] = list(self.aliases)
         return out
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from biobench_core.engine._pixel_cache import DEFAULT_BUDGET_GB, PixelCache, gib_or_none
+from biobench_core.engine._budget import gib_or_none
+from biobench_core.engine._pixel_cache import DEFAULT_BUDGET_GB, PixelCache
 from biobench_core.contract._tasks import Example, SplitFeatures
 
 __all__ = ["FeatureCache", "default_cache_dir", "CACHE_ENV", "CacheWriteError", "PIXEL_BUDGET_ENV",

@@ -224,12 +224,3 @@ def _ids_digest(example_ids: Sequence[str]) -> str:
     for example_id in example_ids:
         digest.update(f"{example_id}\0".encode())
     return digest.hexdigest()
-
-
-def gib_or_none(text: str) -> float | None:
-    """``text`` as a number of GiB >= 0 (the pixel cache's budget, from a flag or the environment), else ``None``."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if value >= 0 else None  # NaN fails the comparison too

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from biobench_core.contract._errors import did_you_mean
-from biobench_core.engine._pixel_cache import gib_or_none
+from biobench_core.engine._budget import gib_or_none
 
 if sys.version_info >= (3, 11):
     import tomllib
