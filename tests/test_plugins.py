@@ -333,3 +333,24 @@ def test_in_process_registration_and_bad_usage_exit_code(run_cli):
 def test_plugins_json_is_valid_without_any_plugin(run_cli):
     proc = run_cli("plugins", "--json", env={"BIOBENCH_LOAD_PLUGINS": ""})
     assert json.loads(proc.stdout) == {"plugins": [], "collisions": []}
+
+
+MISSPELLED = """
+from biobench_core import BackboneSpec, hookimpl
+
+@hookimpl
+def biobench_backbonez():
+    yield BackboneSpec(id="typo/net", factory="typo_plugin:x")
+"""
+
+
+def test_a_misspelled_hook_fails_its_plugin_naming_the_hook_and_the_nearest(site, cli_json, run_cli):
+    """Issue 18: `biobench_backbonez` was listed as ok with 0 backbones, and validate passed all its checks."""
+    write_distribution(site, "biobench-typo", {"typo_plugin": MISSPELLED}, {"typo": "typo_plugin"})
+    plugins = {p["name"]: p for p in cli_json("plugins", site=site)["plugins"]}
+    typo = plugins["biobench-typo"]
+    assert typo["status"] == "failed", typo
+    assert "biobench_backbonez" in typo["error"] and "did you mean 'biobench_backbones'" in typo["error"], typo
+    assert plugins["biobench-good"]["status"] == "ok"  # the others are untouched
+    validate = run_cli("plugins", "validate", "biobench-typo", site=site)
+    assert validate.returncode == 1 and "biobench_backbonez" in validate.stdout, validate.stdout

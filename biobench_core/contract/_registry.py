@@ -370,6 +370,19 @@ class Registry:
             record.fail("failed", exc, "registration failed")
             return
         self._by_plugin_name[plugin_name] = record
+        unknown = self._unknown_hooks(module)
+        if unknown:
+            from biobench_core.contract._errors import did_you_mean
+
+            hooks = sorted(name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT_NAME}_"))
+            name = unknown[0]
+            record.fail("failed", PluginError(f"{name} is not a biobench hook{did_you_mean(name, hooks)}"),
+                        "unknown hook")
+
+    def _unknown_hooks(self, module: Any) -> list[str]:
+        """The hook implementations of ``module`` that no hookspec declares (a misspelled hook would otherwise be
+        silently never called), as pluggy sees them: hook callers without a spec."""
+        return sorted(caller.name for caller in self.pm.get_hookcallers(module) or () if caller.spec is None)
 
     # -- collection: each kind's hooks are called when that kind is first asked for -------------------------------
     #
