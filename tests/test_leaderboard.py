@@ -138,14 +138,16 @@ def test_macro_f1_column_is_sklearns_f1_on_the_stored_predictions():
     records = []
     for name, right in (("m/a", 0.8), ("m/b", 0.6)):
         pred = np.where(rng.random(300) < right, truth, rng.integers(0, 8, 300))
-        pred[:5] = -1  # not scored: counts as wrong, and -1 is a predicted class as for sklearn
+        pred[:5] = -1  # not scored: a miss for its true class, not a predicted class (issue 18)
         records.append(_rec(name, "t/f1", truth, pred, metric="macro-f1"))
     board = build_leaderboard(records)
     for record in records:
         y_true = [info["label"] for _, _, info in record.examples]
         y_pred = [info["pred"] for _, _, info in record.examples]
         cell = board.cell((record.key.backbone, "pretrained"), "t/f1")
-        assert cell.score == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0), abs=1e-12)
+        labels = sorted(set(y_true) | set(y_pred) - {-1})
+        assert cell.score == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+                                           abs=1e-12)
         assert cell.score != pytest.approx(np.mean(np.equal(y_true, y_pred)))  # not accuracy
         assert cell.interval == "percentile bootstrap" and cell.ci_low < cell.score < cell.ci_high
         assert cell.n_skipped == 5

@@ -22,8 +22,11 @@ def biobench_metrics() -> Iterator[MetricSpec]:
     yield MetricSpec(name="balanced-accuracy", factory=f"{_METRICS}:balanced_accuracy",
                      replicates=f"{_METRICS}:balanced_accuracy_replicates",
                      description="mean recall over the classes present in y_true (sklearn's balanced_accuracy_score)")
+    # version 2: an unscored example (-1) is a miss for its true class, no longer a predicted class of its own
     yield MetricSpec(name="macro-f1", factory=f"{_METRICS}:macro_f1", replicates=f"{_METRICS}:macro_f1_replicates",
-                     description="mean F1 over the classes in y_true or y_pred, an absent class' F1 being 0 "
-                                 "(sklearn's f1_score(average='macro'))")
+                     version="2",
+                     description="mean F1 over the classes in y_true or y_pred, an absent class' F1 being 0; an "
+                                 "unscored example (-1) is a miss, not a class (sklearn's f1_score(average='macro', "
+                                 "labels=those classes))")
     yield MetricSpec(name="mean", factory=f"{_METRICS}:mean_score", needs="scores", decomposes=True,
                      description="mean of the task's own per-example scores")

@@ -208,6 +208,7 @@ def biobench_metrics() -> Iterator[MetricSpec]:
         factory="biobench_tasks.fishnet:mean_trait_macro_f1",
         replicates="biobench_tasks.fishnet:mean_trait_macro_f1_replicates",
         description="FishNet: the mean over its nine binary traits of each trait's macro-F1",
+        version="2",  # 2: a -1 prediction is a miss for each trait, no longer a third class (issue 18)
     )
     yield MetricSpec(
         name="fungiclef-cost-score",

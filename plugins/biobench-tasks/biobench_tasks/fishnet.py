@@ -30,7 +30,8 @@ logistic regression on standardised features, C by stratified cross-validation o
 in the truth or the predictions (scikit-learn's ``f1_score(average="macro")``; 0/1 classes), then the mean over the
 nine traits. An example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait
 ``i`` of :data:`TRAITS`; FeedingPath is bit 0, pelagic = 1), so the bootstrap resamples images with all nine traits
-together. A prediction of -1 (image not scored) is a third class, "no prediction", for every trait.
+together. A prediction of -1 (image not scored) is a miss for each of its nine traits' true class, and no class's
+prediction (it is not a third class: one unreadable image would otherwise cost every trait a third of its score).
 ``Evaluation.splits``: each trait's macro-F1 as ``trait:<name>``. The per-example score is the fraction of its nine
 traits predicted correctly.
 
@@ -68,7 +69,7 @@ TRAITS = ("FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal", "Pola
 FEEDING = {"pelagic": 1, "benthic": 0}
 IMAGES = "Image_Library"
 FILES = {"train": "train.csv", "test": "test.csv"}
-NO_PREDICTION = 2  # a trait's class for an example predicted -1
+NO_PREDICTION = -1  # each trait of an example predicted -1: not scored (a miss, never a class)
 
 _ANNS = "https://raw.githubusercontent.com/faixan-khan/FishNet/refs/heads/main/anns"
 DATA = DataRecipe(
@@ -90,7 +91,7 @@ def encode(bits: np.ndarray) -> np.ndarray:
 
 
 def decode(labels: np.ndarray) -> np.ndarray:
-    """(n,) labels -> (n, 9) traits in {0, 1}; a label of -1 (no prediction) gives :data:`NO_PREDICTION` (2)."""
+    """(n,) labels -> (n, 9) traits in {0, 1}; a label of -1 (no prediction) gives :data:`NO_PREDICTION` (-1)."""
     labels = np.asarray(labels, dtype=np.int64)
     bits = (labels[:, None] >> np.arange(len(TRAITS), dtype=np.int64)) & 1
     return np.where(labels[:, None] < 0, NO_PREDICTION, bits)
@@ -210,7 +211,7 @@ def mean_trait_macro_f1(y_true, y_pred) -> float:
     """Mean over the nine traits of each trait's macro-F1 (scikit-learn's convention); labels are packed traits.
 
     Equal to ``mean(f1_score(decode(y_true)[:, i], decode(y_pred)[:, i], average="macro", zero_division=0))``
-    over the traits ``i``, with a prediction of -1 decoded as a third class of every trait.
+    over the traits ``i`` with ``labels=[0, 1]``: a prediction of -1 is a miss for every trait, not a class.
     """
     return float(_per_trait(y_true, y_pred, np.ones((1, len(y_true))))[0].mean())
 
@@ -227,12 +228,12 @@ def mean_trait_macro_f1_replicates(y_true, y_pred, weights) -> np.ndarray:
 
 def _per_trait(y_true, y_pred, weights) -> np.ndarray:
     """(R, 9): each trait's macro-F1 on each replicate (row of ``weights``), from the core's per-class counts
-    (:func:`biobench_core.class_counts`, :func:`biobench_core.f1_from_counts`); -1 (no prediction) decodes to a
-    third class of every trait."""
+    (:func:`biobench_core.class_counts`, :func:`biobench_core.f1_from_counts`); -1 (no prediction) decodes to -1 in
+    every trait, which the counts take as a miss and no class."""
     from biobench_core import class_counts, f1_from_counts
 
     t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if t.size == 0:
         raise ValueError("mean_trait_macro_f1: no examples")
-    bt, bp = decode(t), decode(p)  # (n, 9): each trait's class, 0 or 1 (2: no prediction)
+    bt, bp = decode(t), decode(p)  # (n, 9): each trait's class, 0 or 1 (-1: no prediction)
     return np.stack([f1_from_counts(*class_counts(bt[:, i], bp[:, i], weights)) for i in range(len(TRAITS))], axis=1)
