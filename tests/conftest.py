@@ -18,6 +18,8 @@ def _offline_and_fresh_registry(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # Never touch the user's feature cache; tests that care about the cache set their own.
     monkeypatch.setenv("BIOBENCH_CACHE", str(tmp_path_factory.mktemp("feature-cache")))
+    # Nor its state (the ledger of reports written, which lets `report --out` replace its own reports).
+    monkeypatch.setenv("BIOBENCH_STATE", str(tmp_path_factory.mktemp("state")))
     reset_registry()
     yield
     reset_registry()

@@ -287,3 +287,33 @@ def test_report_out_creates_missing_folders(tmp_path, in_process):
     proc = in_process("report", "--results", str(tmp_path / "results"), "--format", "csv", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
+
+
+def test_report_out_never_replaces_a_store_and_needs_force_for_a_file_it_did_not_write(tmp_path, in_process):
+    """Issue 18: `report --format csv --out r/biobench.sqlite` replaced the results store with a CSV."""
+    from biobench_core.results._store import ResultsStore
+
+    results = tmp_path / "r"
+    ResultsStore(results).close()
+    store = results / "biobench.sqlite"
+    before = store.read_bytes()
+    proc = in_process("report", "--results", str(results), "--format", "csv", "--out", str(store))
+    assert proc.returncode == 2 and str(store) in proc.stderr and "SQLite" in proc.stderr, proc.stderr
+    assert store.read_bytes() == before
+    proc = in_process("report", "--results", str(results), "--format", "csv", "--out", str(store), "--force")
+    assert proc.returncode == 2 and store.read_bytes() == before  # --force never replaces a database
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("my own notes\n")
+    proc = in_process("report", "--results", str(results), "--out", str(notes))
+    assert proc.returncode == 2 and str(notes) in proc.stderr and "--force" in proc.stderr, proc.stderr
+    assert notes.read_text() == "my own notes\n"
+    assert in_process("report", "--results", str(results), "--out", str(notes), "--force").returncode == 0
+    assert notes.read_text() != "my own notes\n"
+
+    board = tmp_path / "board.csv"
+    for _ in range(2):  # a report biobench wrote is replaced without --force
+        assert in_process("report", "--results", str(results), "--format", "csv", "--out", str(board)).returncode == 0
+    board.write_text(board.read_text() + "edited by hand\n")
+    assert in_process("report", "--results", str(results), "--format", "csv", "--out", str(board)).returncode == 2
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*tmp*"))  # no temporary file left

@@ -153,7 +153,10 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                    help="the report format (default: table); 'biobench plugins --kind formats' lists the installed "
                         "ones, which plugins may add to")
     p.add_argument("--out", metavar="PATH", help="write to a file instead of standard output (bytes as they are, "
-                                                 "for a binary format)")
+                                                 "for a binary format); replaces only a report biobench wrote, "
+                                                 "never a database")
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file biobench did not write "
+                                                        "(never a SQLite database or a feature-cache file)")
     p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
     p.set_defaults(func=commands["report"])
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from biobench_core.cli._common import EXIT_FAILURE, UsageError
+from biobench_core.cli._out import check_out, write_out
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -22,17 +23,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     except UnknownExtensionError as exc:
         raise UsageError(f"--format: {exc}") from None
     if args.out:
-        _check_out(Path(args.out), spec.suffix)
+        check_out(Path(args.out), spec.suffix, force=bool(getattr(args, "force", False)))
     with ResultsStore(args.results, readonly=True) as store:
         board = build_leaderboard(store.experiments(include_not_comparable=args.all))
     output = render(board, spec, {"results": str(args.results), "all": bool(args.all)})
     if args.out:
         try:
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(output, bytes):
-                Path(args.out).write_bytes(output)
-            else:
-                Path(args.out).write_text(output)
+            write_out(Path(args.out), output)
         except OSError as exc:
             print(f"biobench report: error: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_FAILURE
@@ -44,14 +41,3 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(output, end="" if output.endswith("\n") else "\n")
     return 0
-
-
-def _check_out(out: Path, suffix: str = ".txt") -> None:
-    """Refuse an ``--out`` that cannot become a file (it is a folder, or a file stands where a folder must be)."""
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name, e.g. {out / ('report' + suffix)}")
-    for folder in out.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                raise UsageError(f"--out {out}: {folder} is a file, not a folder")
-            return
