@@ -317,3 +317,14 @@ def test_report_out_never_replaces_a_store_and_needs_force_for_a_file_it_did_not
     board.write_text(board.read_text() + "edited by hand\n")
     assert in_process("report", "--results", str(results), "--format", "csv", "--out", str(board)).returncode == 2
     assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*tmp*"))  # no temporary file left
+
+
+@pytest.mark.parametrize("command", ["report", "status", "merge"])
+def test_reading_commands_never_create_a_store_on_a_mistyped_path(tmp_path, in_process, command):
+    """Issue 18: `merge` on a mistyped path created the folder and an empty store and said "merged 0 result(s)"."""
+    missing = tmp_path / "resluts"
+    proc = in_process(command, "--results", str(missing))
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    [line] = proc.stderr.strip().splitlines()
+    assert str(missing) in line and "Error:" not in line, line
+    assert not missing.exists()

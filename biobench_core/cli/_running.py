@@ -201,8 +201,12 @@ def _key_name(key: Any) -> str:
 def cmd_merge(args: argparse.Namespace) -> int:
     """``biobench merge``: the per-job stores of ``store = "files"`` left under ``<results>/jobs/``, merged."""
     from biobench_core.scaleout._launcher import JOBS_DIR, merge_jobs
-    from biobench_core.results._store import ResultsStore
+    from biobench_core.results._store import DB_NAME, MissingStoreError, ResultsStore
 
+    results = Path(args.results)
+    if not (results / DB_NAME).exists() and not (results / JOBS_DIR).is_dir():
+        raise MissingStoreError(f"no results at {results / DB_NAME} and no per-job results in {results / JOBS_DIR}: "
+                                "check --results DIR")
     with ResultsStore(args.results, wal=False) as store:
         merged = merge_jobs(store, lambda line: print(line, file=sys.stderr))
     print(f"merged {merged} result(s) from {Path(args.results) / JOBS_DIR} into {store.path}", file=sys.stderr)

@@ -150,6 +150,12 @@ class StoreError(RuntimeError):
     """The results store cannot be used; the message names the file and says what to do."""
 
 
+class MissingStoreError(FileNotFoundError):
+    """No results store where one is read: a usage error (exit 2); nothing is created."""
+
+    exit_code = 2
+
+
 @dataclasses.dataclass
 class ExperimentRecord:
     """A finished experiment as stored; ``examples`` are :class:`~biobench_core.Prediction` ``(id, score, info)``.
@@ -225,7 +231,7 @@ class ResultsStore:
         if self.dir.exists() and not self.dir.is_dir():
             raise StoreError(f"results folder {self.dir} is a file, not a folder: pass --results DIR")
         if readonly and not self.path.exists():
-            raise FileNotFoundError(f"no results at {self.path}: run 'biobench run' first or pass --results DIR")
+            raise MissingStoreError(f"no results at {self.path}: run 'biobench run' first or pass --results DIR")
         try:
             if readonly:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
