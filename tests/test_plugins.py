@@ -354,3 +354,12 @@ def test_a_misspelled_hook_fails_its_plugin_naming_the_hook_and_the_nearest(site
     assert plugins["biobench-good"]["status"] == "ok"  # the others are untouched
     validate = run_cli("plugins", "validate", "biobench-typo", site=site)
     assert validate.returncode == 1 and "biobench_backbonez" in validate.stdout, validate.stdout
+
+
+def test_load_plugins_naming_an_uninstalled_distribution_says_so_with_a_suggestion(run_cli):
+    """Issue 18: BIOBENCH_LOAD_PLUGINS=biobench-tsks silently loaded nothing."""
+    proc = run_cli("tasks", env={"BIOBENCH_LOAD_PLUGINS": "biobench-tsks"})
+    [line] = [line for line in proc.stderr.splitlines() if "biobench-tsks" in line]
+    assert "not installed" in line and "did you mean 'biobench-tasks'?" in line, proc.stderr
+    quiet = run_cli("tasks", env={"BIOBENCH_LOAD_PLUGINS": "biobench-tasks,biobench-core"})
+    assert "not installed" not in quiet.stderr, quiet.stderr

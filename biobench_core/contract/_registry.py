@@ -53,6 +53,10 @@ def _heavy_loaded() -> frozenset[str]:
     return frozenset(name for name in HEAVY_MODULES if name in modules)
 
 
+class PluginLoadWarning(UserWarning):
+    """A plugin switch that names something not installed."""
+
+
 class PluginError(RuntimeError):
     """A plugin failed to load or to describe itself, or two plugins claim one id."""
 
@@ -246,6 +250,9 @@ class Registry:
         eps = metadata.entry_points(group=hookspecs.PROJECT_NAME) if entry_points is None else entry_points
         chosen: list[tuple[metadata.EntryPoint, PluginRecord]] = []
         self._register_builtins()
+        eps = list(eps)
+        if allowed is not None and entry_points is None:
+            self._warn_not_installed(allowed, eps)
         for ep in eps:
             dist = getattr(ep, "dist", None)
             dist_name = dist.name if dist is not None else "<unknown>"
@@ -292,6 +299,18 @@ class Registry:
         self._register(module, record)
         self._collect(set(self._catalogues), only=record)
         return record
+
+    @staticmethod
+    def _warn_not_installed(allowed: set[str], eps: list[metadata.EntryPoint]) -> None:
+        """A name in ``BIOBENCH_LOAD_PLUGINS`` that no installed plugin distribution has: a warning naming it, with
+        the nearest installed one (a typo there would otherwise load nothing, silently)."""
+        from biobench_core.contract._errors import did_you_mean
+
+        installed = sorted({normalize_dist_name(ep.dist.name) for ep in eps if getattr(ep, "dist", None) is not None})
+        for name in sorted(allowed - set(installed) - {BUILTIN_DISTRIBUTION}):
+            warnings.warn(f"{LOAD_ENV} names {name}, which is not installed as a biobench plugin"
+                          f"{did_you_mean(name, installed)} (installed: {', '.join(installed) or 'none'})",
+                          PluginLoadWarning, stacklevel=3)
 
     def _register_builtins(self) -> None:
         """The core's own probes, metrics, report formats and executors: one plugin record, several hook modules,
