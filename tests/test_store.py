@@ -111,3 +111,27 @@ def test_results_path_that_is_a_file_is_said_in_words(tmp_path):
     target.write_text("x")
     with pytest.raises(StoreError, match="is a file, not a folder"):
         ResultsStore(target)
+
+
+def test_a_foreign_or_empty_sqlite_file_is_refused_naming_it_and_left_untouched(tmp_path, in_process):
+    """Issue 18: a folder whose biobench.sqlite belonged to another program got biobench's tables added to it."""
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "biobench.sqlite") as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.execute("INSERT INTO users VALUES ('ada')")
+    db.close()
+    before = (foreign / "biobench.sqlite").read_bytes()
+    for command in ("merge", "report", "status"):
+        proc = in_process(command, "--results", str(foreign))
+        assert proc.returncode != 0, proc.stderr
+        [line] = proc.stderr.strip().splitlines()
+        assert str(foreign / "biobench.sqlite") in line and "not a biobench results store" in line, line
+    assert (foreign / "biobench.sqlite").read_bytes() == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "biobench.sqlite").write_bytes(b"")
+    for command in ("report", "status"):
+        proc = in_process(command, "--results", str(empty))
+        [line] = proc.stderr.strip().splitlines()
+        assert proc.returncode != 0 and str(empty / "biobench.sqlite") in line and "empty" in line, line

@@ -236,6 +236,7 @@ class ResultsStore:
             if readonly:
                 self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                           timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                self._refuse_foreign(reading=True)
                 self._check_version(self._user_version())
             else:
                 try:
@@ -244,6 +245,7 @@ class ResultsStore:
                     raise StoreError(f"cannot create results folder {self.dir}: {exc.strerror or exc}; "
                                      "pass --results DIR") from exc
                 self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                self._refuse_foreign(reading=False)
                 self._open_for_writing()
                 self._warn_if_network()
             problem = self.integrity_problem()
@@ -255,6 +257,23 @@ class ResultsStore:
                              "and rerun; its results cannot be trusted")
 
     # -- opening ------------------------------------------------------------------------------------------------
+
+    def _refuse_foreign(self, *, reading: bool) -> None:
+        """Refuse a SQLite file that is not a biobench store (another program's tables, and no ``experiments``), and,
+        when reading, an empty one, naming the file; nothing is written to it."""
+        tables = sorted(r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+        if "experiments" in tables:
+            return
+        if tables:
+            self.db.close()
+            raise StoreError(f"{self.path} is not a biobench results store: it is another program's SQLite database "
+                             f"(tables: {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''}); pass --results "
+                             "a folder of its own")
+        if reading:
+            self.db.close()
+            size = self.path.stat().st_size
+            what = "is empty (0 bytes)" if size == 0 else "holds no biobench tables"
+            raise StoreError(f"{self.path} {what}: not a biobench results store yet; run 'biobench run' first")
 
     def _user_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
