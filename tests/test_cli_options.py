@@ -328,3 +328,16 @@ def test_reading_commands_never_create_a_store_on_a_mistyped_path(tmp_path, in_p
     [line] = proc.stderr.strip().splitlines()
     assert str(missing) in line and "Error:" not in line, line
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--set", "probe=knn", "--set", "probe=simpleshot"], "--set probe is given twice: 'knn' and 'simpleshot'"),
+    (["--data", "image-folder=/a", "--data", "image-folder=/b"],
+     "--data image-folder is given twice: '/a' and '/b'"),
+])
+def test_a_conflicting_repeat_is_refused_naming_both_values(tmp_path, in_process, flags, says):
+    """Issue 18: the last of two conflicting --set or --data values was kept without a word."""
+    proc = in_process("run", "--backbone", "marker/net", "--task", "image-folder", *flags,
+                      "--results", str(tmp_path / "results"))
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -16,12 +16,32 @@ from biobench_core.cli._common import EXIT_FAILURE, UsageError
 
 
 def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
-    out = {}
+    """``KEY=VALUE`` flags as a dict. A key given twice with two values is refused, naming both (never the last
+    silently wins); given twice with one value, it is kept once, with a note."""
+    out: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not key or not rest:
             raise UsageError(f"{flag} expects KEY=VALUE, got {value!r}")
+        if key in out and out[key] != rest:
+            raise UsageError(f"{flag} {key} is given twice: {out[key]!r} and {rest!r}; give one")
+        if key in out:
+            print(f"note: {flag} {key}={rest} is given twice; using it once", file=sys.stderr)
         out[key] = rest
+    return out
+
+
+def _data_by_task(pairs: dict[str, str], resolve_task: Callable[[str], Any]) -> dict[str, str]:
+    """``--data`` by task id; two names of one task (``image-folder``, ``tasks/image-folder``) with two folders are
+    refused like any conflicting repeat."""
+    out: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for name, folder in pairs.items():
+        task_id = resolve_task(name).id
+        if task_id in out and out[task_id] != folder:
+            raise UsageError(f"--data {task_id} is given twice (as {names[task_id]} and {name}): "
+                             f"{out[task_id]!r} and {folder!r}; give one")
+        out[task_id], names[task_id] = folder, name
     return out
 
 
@@ -86,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     requests = list(config.tasks) + [TaskRequest(t) for t in args.task]
     if not backbones or not requests:
         raise UsageError("give at least one --backbone and one --task (or a --config that has them)")
-    data = {resolve_task(name).id: folder for name, folder in _pairs(args.data, "--data").items()}
+    data = _data_by_task(_pairs(args.data, "--data"), resolve_task)
     unknown = set(data) - {resolve_task(r.id).id for r in requests}
     if unknown:
         raise UsageError(f"--data given for {', '.join(sorted(unknown))}, which is not among the tasks")
