@@ -280,3 +280,16 @@ def test_data_list_and_help_stay_torch_free(capsys):
         build_parser(COMMANDS).parse_args(["data", "fetch", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--to DIR" in text and "resumes" in text and "exit 2" in text
+
+
+def test_a_task_that_takes_no_data_refuses_a_data_folder(tmp_path, in_process):
+    """Issue 18: `--data animal-silhouettes=/nonexistent` was ignored, and `data check` on a missing folder said ok."""
+    missing = tmp_path / "nonexistent"
+    proc = in_process("run", "--backbone", "timm/resnet10t", "--weights", "random", "--task", "animal-silhouettes",
+                      "--data", f"animal-silhouettes={missing}", "--results", str(tmp_path / "results"))
+    assert proc.returncode != 0, proc.stderr
+    [line] = proc.stderr.strip().splitlines()[-1:]
+    assert "tasks/animal-silhouettes" in line and "takes no data folder" in line, proc.stderr
+    assert not (tmp_path / "results" / "biobench.sqlite").exists()
+    proc = in_process("data", "check", "animal-silhouettes", str(missing))
+    assert proc.returncode != 0 and str(missing) in proc.stderr and "does not exist" in proc.stderr, proc.stderr

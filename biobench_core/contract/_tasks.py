@@ -231,6 +231,10 @@ class Task:
                 raise TaskDataError(f"{spec.id}: needs a data folder: pass --data {spec.name}=DIR")
             if not self.data.is_dir():
                 raise TaskDataError(f"{spec.id}: data folder {self.data} does not exist")
+        elif self.data is not None:  # a folder it would ignore: refused, never silently unused
+            source = spec.data_source or "it comes with its plugin"
+            raise TaskDataError(f"{spec.id}: takes no data folder (its data: {source}); drop --data "
+                                f"{spec.name}={self.data} (or data = in the config)")
 
     @classmethod
     def accepted_settings(cls) -> dict[str, Setting]:

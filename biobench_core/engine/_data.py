@@ -190,10 +190,10 @@ def check_data(task_id: str, folder: str | Path) -> DataCheck:
 
     spec = resolve_task(task_id)
     folder = Path(folder)
-    if spec.needs_data and not folder.is_dir():
+    if not folder.is_dir():
         hint = f"; get it with: biobench data fetch {spec.id} --to {folder}" if spec.data_recipe else ""
         raise DataError(f"{spec.id}: data folder {folder} does not exist{hint}")
-    task = load_task(spec.id, folder, {})
+    task = load_task(spec.id, folder if spec.needs_data else None, {})  # a task without a folder checks its own
     counts: dict[str, int] = {}
     labels: set[int] = set()
     first: str | None = None
