@@ -182,3 +182,17 @@ def test_a_bad_executor_table_names_line_key_and_type(tmp_path, text, expected):
     offset = 0 if text.startswith("executor =") else 6
     line, rest = expected.split(":", 2)[1:]
     assert message.startswith(f":{int(line) + offset}:{rest}"), message
+
+
+def test_the_local_executor_refuses_gpus_that_do_not_exist(scale_matrix):
+    """Issue 18: `--executor local --devices 0,1` on a machine without a GPU ran two CPU workers without a word."""
+    import torch
+
+    visible = torch.cuda.device_count()
+    wanted = [visible, visible + 1]  # never visible here, whatever this machine has
+    config = scale_matrix.config(executor=f'kind = "local"\ndevices = {wanted}')
+    proc = scale_matrix.biobench("run", "--config", str(config))
+    assert proc.returncode != 0, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if "GPU" in line]
+    assert f"{wanted[0]}" in line and (f"{visible} GPU" in line or "no GPU" in line), proc.stderr
+    assert not scale_matrix.stored() if (scale_matrix.results / "biobench.sqlite").exists() else True

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from biobench_core.scaleout._config import ExecutorConfig
+from biobench_core.scaleout._config import ConfigError, ExecutorConfig
 from biobench_core.scaleout._worker import WorkerJob
 
 __all__ = ["LocalExecutor"]
@@ -45,11 +45,26 @@ class _Process:
                 self.proc.wait()
 
 
+def _check_visible(devices: tuple[int, ...]) -> None:
+    """Refuse GPU indices torch cannot see (a worker would silently run on the CPU instead), naming what is."""
+    if not devices:
+        return
+    import torch
+
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [d for d in devices if d >= visible]
+    if missing:
+        seen = "no GPU" if visible == 0 else f"{visible} GPU(s): {', '.join(map(str, range(visible)))}"
+        raise ConfigError(f"[executor] devices: GPU {', '.join(map(str, missing))} not visible; torch sees {seen} "
+                          "(drop devices to run CPU workers, or check CUDA_VISIBLE_DEVICES)")
+
+
 class LocalExecutor:
     kind = "local"
 
     def __init__(self, config: ExecutorConfig, results_dir: Path, env: dict[str, str] | None = None) -> None:
         self.devices = tuple(config.devices)
+        _check_visible(self.devices)
         self.env = dict(env or {})
         self.default_workers = len(self.devices) or config.jobs or 1
         self.threads = max(1, (os.cpu_count() or 1) // max(1, self.default_workers))
