@@ -194,3 +194,16 @@ subset = "5"
         TaskRequest("tasks/three", "/abs/three", (("subset", "5"),)),
     ]
     assert config.options == {}
+
+
+def test_identical_blocks_are_planned_once_with_a_note(tmp_path, in_process):
+    """Issue 18: two identical [[task]] (or [[backbone]]) blocks were planned twice."""
+    config = tmp_path / "twice.toml"
+    block = '[[backbone]]\nid = "timm/resnet10t"\nweights = "random"\n\n'
+    task = '[[task]]\nid = "animal-silhouettes"\nsettings = { subset = 100 }\n\n'
+    config.write_text(f'results = "{tmp_path / "r"}"\n' + block + block + task + task)
+    proc = in_process("plan", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("1 experiments:"), proc.stdout
+    notes = [line for line in proc.stderr.splitlines() if "given twice" in line]
+    assert len(notes) == 2 and all(str(config) in line for line in notes), proc.stderr

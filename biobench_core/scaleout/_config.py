@@ -285,7 +285,20 @@ def load_config(path: str | Path, *, overridden: Collection[str] = ()) -> RunCon
     backbones = [b for i, entry in enumerate(checker.entries(raw, "backbone"), 1) for b in checker.backbone(i, entry)]
     tasks = [t for i, entry in enumerate(checker.entries(raw, "task"), 1) for t in checker.task(i, entry)]
     executor = checker.executor(raw["executor"]) if "executor" in raw else None
-    return RunConfig(backbones, tasks, options, executor)
+    return RunConfig(_once(backbones, path, "[[backbone]]"), _once(tasks, path, "[[task]]"), options, executor)
+
+
+def _once(items: list[Any], path: Path, table: str) -> list[Any]:
+    """``items`` with each repeat dropped (the first kept, in order), with a note per repeat: planned twice, the
+    second would be reported as finished by another process that never was."""
+    seen: list[Any] = []
+    for item in items:
+        if item in seen:
+            what = item.id if isinstance(item, TaskRequest) else " ".join(str(part) for part in item if part)
+            print(f"note: {path}: {table} {what} is given twice with the same settings; planned once", file=sys.stderr)
+            continue
+        seen.append(item)
+    return seen
 
 
 def _toml_type(value: Any) -> str:
