@@ -86,13 +86,8 @@ def _shown_plugins(registry: Any) -> list[Any]:
     """The plugins ``biobench plugins`` lists: the core's built-in one first, then the entry points'. The built-in
     one is always loaded, but it is left out when ``BIOBENCH_LOAD_PLUGINS`` names the distributions to show and
     not ``biobench-core``."""
-    import os
-
-    from biobench_core.contract._registry import LOAD_ENV, normalize_dist_name
-
-    restricted = os.environ.get(LOAD_ENV)
-    named = None if restricted is None else {normalize_dist_name(n.strip()) for n in restricted.split(",")}
-    builtin = [registry.builtin] if named is None or normalize_dist_name(registry.builtin.name) in named else []
+    named = registry.load_only
+    builtin = [registry.builtin] if named is None or registry.builtin.name in named else []
     return builtin + list(registry.plugins)
 
 

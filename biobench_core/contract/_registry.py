@@ -175,21 +175,18 @@ def _sorted_plugins(plugins: Iterable[PluginRecord]) -> tuple[PluginRecord, ...]
     return tuple(sorted(plugins, key=lambda p: (normalize_dist_name(p.name), p.version)))
 
 
-#: The hooks that list specs: hook name, spec type, the registry attribute of its catalogue, and whether the
-#: spec's id must lie in the plugin's namespace.
+#: The hooks that list specs: hook name, spec type, the registry attribute of its catalogue, the kind of spec it
+#: holds (as messages name it), and whether the spec's id must lie in the plugin's namespace.
 LISTING_HOOKS = (
-    ("biobench_backbones", BackboneSpec, "backbones", True),
-    ("biobench_tasks", TaskSpec, "tasks", True),
-    ("biobench_probes", ProbeSpec, "probes", False),
-    ("biobench_metrics", MetricSpec, "metrics", False),
-    ("biobench_report_formats", ReportFormatSpec, "formats", False),
-    ("biobench_executors", ExecutorSpec, "executors", False),
+    ("biobench_backbones", BackboneSpec, "backbones", "backbone", True),
+    ("biobench_tasks", TaskSpec, "tasks", "task", True),
+    ("biobench_probes", ProbeSpec, "probes", "probe", False),
+    ("biobench_metrics", MetricSpec, "metrics", "metric", False),
+    ("biobench_report_formats", ReportFormatSpec, "formats", "report format", False),
+    ("biobench_executors", ExecutorSpec, "executors", "executor", False),
 )
 _CUSTOM_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:"
                             r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
-#: Each catalogue's attribute on a :class:`Registry` -> the kind of spec it holds (as messages name it).
-CATALOGUE_KINDS = {"backbones": "backbone", "tasks": "task", "probes": "probe", "metrics": "metric",
-                   "formats": "report format", "executors": "executor"}
 BUILTIN_DISTRIBUTION = "biobench-core"
 BUILTIN_NAMESPACE = "core"
 
@@ -241,12 +238,14 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.strict = strict
         self._plugins: list[PluginRecord] = []  # from entry points and register(); the built-ins are self.builtin
-        self._catalogues = {attribute: _Catalogue(kind) for attribute, kind in CATALOGUE_KINDS.items()}
+        self._catalogues = {attribute: _Catalogue(kind) for _, _, attribute, kind, _ in LISTING_HOOKS}
         self._collected: set[str] = set()  # the catalogues whose hooks have been called for every plugin
         self._listed: set[tuple[int, str]] = set()  # (id of a hook implementation, catalogue) already called
         self.namespace_collisions: dict[str, Collision] = {}
         self._by_plugin_name: dict[str, PluginRecord] = {}
         allowed = None if load_only is None else {normalize_dist_name(n) for n in load_only}
+        #: The distributions this registry was asked to load (``BIOBENCH_LOAD_PLUGINS``), normalised; None: all.
+        self.load_only = allowed
         eps = metadata.entry_points(group=hookspecs.PROJECT_NAME) if entry_points is None else entry_points
         chosen: list[tuple[metadata.EntryPoint, PluginRecord]] = []
         self._register_builtins()
@@ -443,7 +442,7 @@ class Registry:
             self._collected |= attributes
         gathered: dict[int, list[tuple[_Catalogue, list[Any]]]] = {}
         records: dict[int, PluginRecord] = {}
-        for hook_name, spec_type, attribute, namespaced in LISTING_HOOKS:
+        for hook_name, spec_type, attribute, _, namespaced in LISTING_HOOKS:
             if attribute not in attributes:
                 continue
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -531,7 +530,7 @@ class Registry:
     def catalogues(self) -> tuple[_Catalogue, ...]:
         """Every kind's catalogue, in the order of :data:`LISTING_HOOKS`, each collected."""
         self._collect_all()
-        return tuple(self._catalogues[attribute] for _, _, attribute, _ in LISTING_HOOKS)
+        return tuple(self._catalogues.values())  # built in the order of LISTING_HOOKS
 
     def plugins_for_namespace(self, namespace: str) -> list[PluginRecord]:
         return [record for record in self.plugins if record.namespace == namespace]

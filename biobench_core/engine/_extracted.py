@@ -28,10 +28,8 @@ class ExtractionResult:
     STORED = ("images_per_second", "seconds", "skipped", "n_images", "n_converted", "pipeline", "pixels")
 
     def stored(self) -> dict[str, Any]:
-        """The cost and pipeline fields, as the feature cache keeps them."""
-        return {"images_per_second": self.images_per_second, "seconds": self.seconds, "skipped": self.skipped,
-                "n_images": self.n_images, "n_converted": self.n_converted, "pipeline": self.pipeline,
-                "pixels": self.pixels}
+        """The cost and pipeline fields, as the feature cache keeps them (:attr:`STORED`)."""
+        return {name: getattr(self, name) for name in self.STORED}
 
     @classmethod
     def from_cache(cls, split: SplitFeatures, stored: dict[str, Any], feature_key: str | None) -> ExtractionResult:
