@@ -135,10 +135,24 @@ def test_a_config_error_in_a_backbone_is_found_before_the_flags_are_used(tmp_pat
     assert "options" not in captured
 
 
-def test_a_flag_wins_even_over_a_bad_config_value(tmp_path, in_process, captured):
-    proc = in_process("run", "--config", _config(tmp_path, 'dtype = "bf17"'), "--dtype", "bf16")
+@pytest.mark.parametrize(("line", "flags", "message"), [
+    ('dtype = "bf17"', ("--dtype", "bf16"), "1: dtype = 'bf17': expected one of fp32, bf16, fp16"),
+    ('results = 5', ("--results", "elsewhere"), "1: results = 5: expected a folder name"),
+])
+def test_a_bad_config_value_is_refused_even_where_a_flag_wins(tmp_path, in_process, captured, line, flags, message):
+    # Issue 18: a bad value hidden behind a flag is still a mistake in the file; the whole config is validated.
+    config = _config(tmp_path, line)
+    proc = in_process("run", "--config", config, *flags)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"biobench run: error: {config}:{message}"), proc.stderr
+    assert "options" not in captured
+
+
+def test_a_flag_wins_over_a_good_config_value(tmp_path, in_process, captured):
+    proc = in_process("run", "--config", _config(tmp_path, 'dtype = "fp16"\nresults = "r"'), "--dtype", "bf16",
+                      "--results", "elsewhere")
     assert proc.returncode == 0, proc.stderr
-    assert captured["options"].dtype == "bf16"
+    assert captured["options"].dtype == "bf16" and str(captured["options"].results_dir) == "elsewhere"
 
 
 def test_help_shows_the_defaults(run_cli):

@@ -50,10 +50,16 @@ def test_a_bad_run_option_names_line_key_and_expectation(tmp_path, text, expecte
     assert _error(tmp_path, text + "\n" + GOOD_TAIL).startswith(expected)
 
 
-def test_a_run_option_given_as_a_flag_is_not_checked_in_the_file(tmp_path):
+def test_a_run_option_given_as_a_flag_is_still_checked_in_the_file(tmp_path):
+    # Issue 18: the whole file is validated even where a flag wins; a bad value is a mistake the user should see.
     path = _write(tmp_path, 'dtype = "fp8"\nbatch_size = 8' + GOOD_TAIL)
-    config = load_config(path, overridden={"dtype"})
-    assert config.options == {"batch_size": 8}
+    with pytest.raises(ConfigError, match=r":1: dtype = 'fp8': expected one of fp32, bf16, fp16"):
+        load_config(path, overridden={"dtype"})
+
+
+def test_a_run_option_given_as_a_flag_is_not_taken_from_the_file(tmp_path):
+    path = _write(tmp_path, 'dtype = "fp16"\nbatch_size = 8' + GOOD_TAIL)
+    assert load_config(path, overridden={"dtype"}).options == {"batch_size": 8}
 
 
 def test_good_run_options_pass(tmp_path):

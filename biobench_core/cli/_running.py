@@ -74,7 +74,8 @@ def _gib(text: str) -> float:
 
 
 def _given_run_options(args: argparse.Namespace) -> set[str]:
-    """The run options given on the command line: they win, so the config file's values for them are not used."""
+    """The run options given on the command line: they win, so the config file's values for them are checked
+    but not used."""
     return {name for name in RUN_DEFAULTS if getattr(args, name) is not None}
 
 

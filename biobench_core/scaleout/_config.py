@@ -267,7 +267,7 @@ def load_config(path: str | Path, *, overridden: Collection[str] = ()) -> RunCon
     """Read and check the config file ``path``.
 
     ``overridden`` names run options given on the command line: the flag wins, so the file's value for them is
-    neither checked nor returned.
+    not returned, but it is still checked (a mistake hidden behind a flag is still a mistake in the file).
     """
     path = Path(path)
     try:
@@ -331,11 +331,12 @@ class _Checker:
                                 f"{', '.join(sorted(OPTION_KEYS))})")
         options = {}
         for key in OPTION_DEFAULTS:  # in a fixed order, so the first mistake reported does not depend on the file
-            if key in raw and key not in overridden:
+            if key in raw:
                 expected = _option_problem(key, raw[key])
                 if expected:
                     raise self.fail(self.lines.top(key), f"{key} = {raw[key]!r}: {expected}")
-                options[key] = raw[key]
+                if key not in overridden:
+                    options[key] = raw[key]
         return options
 
     def entries(self, raw: dict[str, Any], table: str) -> list[dict[str, Any]]:
