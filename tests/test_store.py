@@ -135,3 +135,24 @@ def test_a_foreign_or_empty_sqlite_file_is_refused_naming_it_and_left_untouched(
         proc = in_process(command, "--results", str(empty))
         [line] = proc.stderr.strip().splitlines()
         assert proc.returncode != 0 and str(empty / "biobench.sqlite") in line and "empty" in line, line
+
+
+def test_merge_with_no_per_job_results_touches_nothing(tmp_path, in_process):
+    """Issue 18: merge never creates anything. With a store but no jobs/ folder it said "merged 0 result(s)" after
+    opening the store for writing, which turned a zero-byte biobench.sqlite into a fresh store."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "biobench.sqlite").write_bytes(b"")
+    proc = in_process("merge", "--results", str(empty))
+    [line] = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and str(empty / "biobench.sqlite") in line and "empty" in line, line
+    assert (empty / "biobench.sqlite").read_bytes() == b""
+    assert sorted(p.name for p in empty.iterdir()) == ["biobench.sqlite"]
+
+    stored = tmp_path / "stored"
+    ResultsStore(stored).close()
+    before = (stored / "biobench.sqlite").read_bytes()
+    proc = in_process("merge", "--results", str(stored))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == f"nothing to merge: no per-job results in {stored / 'jobs'}"
+    assert (stored / "biobench.sqlite").read_bytes() == before

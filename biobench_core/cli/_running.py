@@ -228,6 +228,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if not (results / DB_NAME).exists() and not (results / JOBS_DIR).is_dir():
         raise MissingStoreError(f"no results at {results / DB_NAME} and no per-job results in {results / JOBS_DIR}: "
                                 "check --results DIR")
+    if not (results / JOBS_DIR).is_dir():  # the store is only read: a foreign or empty file is refused, naming it
+        with ResultsStore(args.results, readonly=True):
+            pass
+        print(f"nothing to merge: no per-job results in {results / JOBS_DIR}", file=sys.stderr)
+        return 0
     with ResultsStore(args.results, wal=False) as store:
         merged = merge_jobs(store, lambda line: print(line, file=sys.stderr))
     print(f"merged {merged} result(s) from {Path(args.results) / JOBS_DIR} into {store.path}", file=sys.stderr)
