@@ -2,7 +2,7 @@
 
 The column: 50 backbones x 100,000 test examples x 2,000 bootstrap resamples, macro-F1 over 1,000 classes,
 synthetic predictions about 70% correct. Timed: ``leaderboard.column_statistics`` (point scores, every replicate
-of every backbone, percentile intervals, the paired tests against the best and Holm), in a child process whose
+of every backbone, percentile intervals, the step-down tests against the best), in a child process whose
 peak memory is reported (the target: under 2 GB, which chunking the resamples keeps). The baseline is a plain
 per-resample loop over ``sklearn.metrics.f1_score`` on a slice (1 backbone x 20 resamples, the same resampled
 examples, whose values must agree with ours), timed before and after ours and scaled up to the whole column.

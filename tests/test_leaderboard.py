@@ -11,8 +11,7 @@ from scipy import stats as scipy_stats
 from sklearn.metrics import f1_score
 
 from biobench_core.formats import render
-from biobench_core.results._leaderboard import build_leaderboard, cell_interval
-from biobench_core.results._stats import wilson_interval
+from biobench_core.results._leaderboard import BOUNDED, COMBINED, build_leaderboard, cell_interval
 from biobench_core.results._store import ExperimentKey, ExperimentRecord
 
 DATA = "3f2a1b9c0d8e7f60"
@@ -48,15 +47,16 @@ def _accuracy_run(rng, p, n=500):
     return np.zeros(n, dtype=int), np.where(right, 0, 1)
 
 
-def test_one_task_benchmark_interval_equals_the_cell_interval_which_is_wilson():
+def test_one_task_benchmark_interval_equals_the_cell_interval_which_is_clopper_pearson():
     rng = np.random.default_rng(0)
     board = build_leaderboard([_rec("a/x", "t/one", *_accuracy_run(rng, 0.7, 300))])
     [cell] = board.cells
     assert board.benchmark[("a/x", "pretrained", "fp32")] == (cell.score, cell.ci_low, cell.ci_high)
     k = round(cell.score * 300)
-    assert (cell.ci_low, cell.ci_high) == pytest.approx(wilson_interval(k, 300)) and cell.interval == "Wilson score"
-    assert board.columns[0].interval == "Wilson score"
-    assert "t/one: accuracy, Wilson score interval" in render(board, "table")
+    exact = scipy_stats.binomtest(k, 300).proportion_ci(0.95, method="exact")  # issue 18: was Wilson's interval
+    assert (cell.ci_low, cell.ci_high) == pytest.approx((exact.low, exact.high))
+    assert cell.interval == "Clopper-Pearson exact" and board.columns[0].interval == "Clopper-Pearson exact"
+    assert "t/one: accuracy, Clopper-Pearson exact interval" in render(board, "table")
 
 
 def test_all_correct_gets_a_real_interval_not_one_to_one():
@@ -65,21 +65,29 @@ def test_all_correct_gets_a_real_interval_not_one_to_one():
     assert cell.score == 1.0 and cell.ci_high == 1.0 and cell.ci_low < 0.985
 
 
-def test_benchmark_mean_interval_matches_scipy_independent_resampling():
+def test_benchmark_mean_interval_combines_scipys_task_intervals():
+    """Issue 18: the benchmark mean's interval is the percentile bootstrap of the mean widened to its tasks'
+    intervals combined (MOVER); the percentile bootstrap alone collapsed when the tasks were near 100% correct.
+    Reference: scipy's percentile bootstrap of the mean and of each task, combined by hand."""
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.6, 0.3, 400), rng.normal(0.5, 0.3, 150)
     records = [_rec("m/x", "t/a", np.zeros(400, int), np.zeros(400, int), metric="mean", scores=a),
                _rec("m/x", "t/b", np.zeros(150, int), np.zeros(150, int), metric="mean", scores=b)]
     board = build_leaderboard(records, n_resamples=20_000)
     mean, low, high = board.benchmark[("m/x", "pretrained", "fp32")]
+    tasks = [scipy_stats.bootstrap((x,), np.mean, method="percentile", n_resamples=20_000, random_state=2,
+                                   vectorized=True).confidence_interval for x in (a, b)]
+    means = np.array([a.mean(), b.mean()])
     ref = scipy_stats.bootstrap((a, b), lambda x, y, axis=-1: (x.mean(axis=axis) + y.mean(axis=axis)) / 2,
                                 paired=False, method="percentile", n_resamples=20_000, random_state=2,
-                                vectorized=True)
+                                vectorized=True).confidence_interval
+    ref_low = min(ref.low, means.mean() - np.sqrt(sum((m - t.low) ** 2 for m, t in zip(means, tasks))) / 2)
+    ref_high = max(ref.high, means.mean() + np.sqrt(sum((t.high - m) ** 2 for m, t in zip(means, tasks))) / 2)
     se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size) / 2
     assert mean == pytest.approx((a.mean() + b.mean()) / 2)
-    assert low == pytest.approx(ref.confidence_interval.low, abs=0.06 * se)
-    assert high == pytest.approx(ref.confidence_interval.high, abs=0.06 * se)
-    assert board.benchmark_interval == "percentile bootstrap"
+    assert low == pytest.approx(ref_low, abs=0.06 * se)
+    assert high == pytest.approx(ref_high, abs=0.06 * se)
+    assert board.benchmark_interval == COMBINED
     assert all(c.interval == "percentile bootstrap" for c in board.cells)  # continuous scores: not a proportion
 
 
@@ -116,7 +124,7 @@ def test_ties_are_reported_and_clear_wins_are_not():
     lines = {line.split()[0]: line for line in table.splitlines() if line.startswith("m/")}
     assert lines["m/best"].rstrip().endswith("*") and lines["m/close"].rstrip().endswith("=")
     assert not lines["m/worse"].rstrip().endswith(("*", "="))
-    assert "Holm-corrected at alpha 0.05" in table
+    assert "family-wise error at alpha 0.05" in table
     as_json = json.loads(render(board, "json"))
     assert [r["backbone"] for r in as_json["benchmark"]] == ["m/best", "m/close", "m/worse"]
     assert [r["tied_with_best"] for r in as_json["benchmark"]] == [False, True, False]
@@ -149,10 +157,10 @@ def test_macro_f1_column_is_sklearns_f1_on_the_stored_predictions():
         assert cell.score == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
                                            abs=1e-12)
         assert cell.score != pytest.approx(np.mean(np.equal(y_true, y_pred)))  # not accuracy
-        assert cell.interval == "percentile bootstrap" and cell.ci_low < cell.score < cell.ci_high
+        assert cell.interval == BOUNDED and cell.ci_low < cell.score < cell.ci_high  # issue 18: was the percentile
         assert cell.n_skipped == 5
-    assert "t/f1: macro-f1, percentile bootstrap interval (2000 resamples)" in render(board, "table")
-    assert json.loads(render(board, "json"))["columns"][0]["interval"] == "percentile bootstrap"
+    assert f"t/f1: macro-f1, {BOUNDED} interval (2000 resamples)" in render(board, "table")
+    assert json.loads(render(board, "json"))["columns"][0]["interval"] == BOUNDED
 
 
 def test_different_settings_are_separate_columns_labelled_with_what_differs():
@@ -206,7 +214,7 @@ def test_older_results_are_never_mixed_with_new_ones():
     board = build_leaderboard([old, new])
     assert board.tasks == ["t/x [older results]", "t/x"]
     old_cell = board.cell(("m/old", "pretrained"), "t/x [older results]")
-    assert old_cell.score == pytest.approx(0.8, abs=0.1) and old_cell.interval == "Wilson score"  # scores are 0/1
+    assert old_cell.score == pytest.approx(0.8, abs=0.1) and old_cell.interval == "Clopper-Pearson exact"  # 0/1
     assert old_cell.best and board.cell(("m/new", "pretrained"), "t/x").best
     assert any("results from an older biobench: their data cannot be checked for changes" in n for n in board.notes)
     assert [c.label for c in board.columns if c.in_benchmark] == ["t/x"]  # the current data, not the unknown one

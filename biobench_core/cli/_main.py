@@ -147,7 +147,7 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                    help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
     p.set_defaults(func=commands["merge"])
 
-    p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Wilson for accuracy, paired bootstrap otherwise) and Holm-corrected ties with the best")
+    p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Clopper-Pearson for accuracy, paired bootstrap widened to the error-count bound otherwise) and Holm-corrected ties with the best")
     p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
     p.add_argument("--format", default="table", metavar="NAME",
                    help="the report format (default: table); 'biobench plugins --kind formats' lists the installed "

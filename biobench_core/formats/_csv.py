@@ -14,11 +14,13 @@ __all__ = ["render_csv", "FIELDS"]
 #: The columns, in order (a subset of :meth:`Cell.to_dict`'s keys).
 FIELDS = ("backbone", "weights", "task", "column", "dtype", "metric", "score", "ci_low", "ci_high", "interval",
           "best", "tied_with_best", "p_value", "p_holm", "n_examples", "n_skipped", "comparable", "settings",
-          "data", "images_per_second", "fit_seconds", "peak_memory_mb", "device")
+          "data", "images_per_second", "fit_seconds", "peak_memory_mb", "device", "undefined", "too_few",
+          "p_adjusted")
 
 
 def render_csv(board: Leaderboard, options: dict[str, Any] | None = None) -> str:
-    """A header line, then one line per cell of the board."""
+    """A header line, then one line per cell of the board; an undefined number is an empty field, and
+    ``undefined`` says why."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(FIELDS), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -1,21 +1,29 @@
 """The terminal table and Markdown report formats: backbones x columns, each cell ``score [low, high]`` with the
-best of its column marked ``*`` and the rows tied with it ``=``, then a caption saying which metric and interval
-each column uses, and the leaderboard's notes."""
+best of its column marked ``*``, the rows tied with it ``=`` and those with too few examples to compare ``?``, then
+a caption saying which metric and interval each column uses, and the leaderboard's notes."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from biobench_core.engine._textable import format_table
-from biobench_core.results._leaderboard import ALPHA, PERCENTILE, Leaderboard
+from biobench_core.results._leaderboard import ALPHA, PERCENTILE, Column, Leaderboard
 
 __all__ = ["render_table", "render_markdown"]
 
 NO_RESULTS = "no results to show: run 'biobench run' first (--limit runs are hidden unless --all)\n"
+NOT_AVAILABLE = "n/a"
+FAILED = "failed"
 
 
 def _fmt(score: float, low: float, high: float, mark: str = "") -> str:
-    return f"{score:.3f} [{low:.3f}, {high:.3f}]" + {"best": " *", "tied": " ="}.get(mark, "")
+    """``score [low, high]`` and its mark; an undefined (NaN) score is ``n/a`` alone, a withheld interval
+    ``[n/a]``."""
+    if math.isnan(score):
+        return NOT_AVAILABLE
+    shown = f"[{low:.3f}, {high:.3f}]" if not (math.isnan(low) or math.isnan(high)) else f"[{NOT_AVAILABLE}]"
+    return f"{score:.3f} {shown}" + {"best": " *", "tied": " =", "too few": " ?"}.get(mark, "")
 
 
 def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
@@ -23,10 +31,12 @@ def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     rows = []
     for row in board.rows:
         line = list(row)
-        for label in board.tasks:
+        for label, column in zip(board.tasks, board.columns):
             cell = board.cell(row, label)
-            mark = "best" if cell and cell.best else "tied" if cell and cell.tied_with_best else ""
-            line.append(_fmt(cell.score, cell.ci_low, cell.ci_high, mark) if cell else "-")
+            mark = ("best" if cell and cell.best else "tied" if cell and cell.tied_with_best else
+                    "too few" if cell and cell.too_few else "")
+            line.append("-" if not cell else FAILED if column.failure else
+                        _fmt(cell.score, cell.ci_low, cell.ci_high, mark))
         bench = board.benchmark.get(row)
         line.append(_fmt(*bench, board.benchmark_marks.get(row, "")) if bench else
                     "- (not every task)" if any(c.in_benchmark for c in board.columns) else "-")
@@ -36,16 +46,30 @@ def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 def _caption(board: Leaderboard) -> str:
     lines = ["", "score [95% CI] per column, the task's own metric recomputed from the stored predictions:"]
-    lines += [f"  {c.label}: {c.metric}, {c.interval} interval"
-              + (f" ({board.n_resamples} resamples)" if PERCENTILE in c.interval else "") for c in board.columns]
+    lines += [_column_caption(board, c) for c in board.columns]
     if any(c.in_benchmark for c in board.columns):
         cols = [c.label for c in board.columns if c.in_benchmark]
         lines.append(f"benchmark mean = mean over {', '.join(cols)}; CI: "
                      + (f"{board.benchmark_interval}" if len(cols) == 1 else
-                        f"percentile bootstrap of the mean over the same replicates ({board.n_resamples} resamples)"))
-    lines.append(f"* best in its column; = not significantly below the best (one-sided paired bootstrap test against "
-                 f"the best, allowing for its selection, Holm-corrected at alpha {ALPHA} per column)")
+                        f"percentile bootstrap of the mean over the same replicates ({board.n_resamples} resamples), "
+                        "widened to the tasks' intervals combined (MOVER: each side's half-widths in quadrature)"))
+    if any(math.isnan(v) for c in board.cells for v in (c.score, c.ci_low, c.ci_high)):
+        lines.append(f"{NOT_AVAILABLE}: undefined, the score or its interval (the notes say why); "
+                     f"{FAILED}: the column's metric raised")
+    lines.append(f"* best in its column; = not significantly below the best (bootstrap step-down over the paired "
+                 f"differences, allowing for the best's selection: family-wise error at alpha {ALPHA} per column)")
+    if any(c.too_few for c in board.cells) or "too few" in board.benchmark_marks.values():
+        lines.append("? too few examples to compare with the best (the notes say how many)")
     return "\n".join(lines) + "\n"
+
+
+def _column_caption(board: Leaderboard, column: Column) -> str:
+    if column.failure:
+        return f"  {column.label}: {column.metric} {FAILED}, no score shown (see the note)"
+    metric = (f"the {column.computed} per-example score, not {column.metric} (see the note)" if column.computed
+              else column.metric)
+    return (f"  {column.label}: {metric}, {column.interval} interval"
+            + (f" ({board.n_resamples} resamples)" if PERCENTILE in column.interval else ""))
 
 
 def _notes(board: Leaderboard) -> str:

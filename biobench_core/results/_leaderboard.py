@@ -10,26 +10,38 @@ work (``TaskSpec.prior_work``, recorded with each result) is shown but kept out 
 Each score is the task's metric (:mod:`biobench_core.results._metrics`) recomputed from the stored per-example predictions.
 Each column draws one set of bootstrap replicates (:func:`biobench_core.results._stats.resample_index`) and every row in it
 is scored on the same replicates, paired by example id; the cell intervals that need resampling, the tests against
-the best and the benchmark mean all use those replicates. Intervals: Wilson's score interval for proportions
-(accuracy, a mean of 0/1 scores), the percentile bootstrap of the metric otherwise. Ties: a one-sided paired
-bootstrap test of each row against the column's best that allows for the best having been chosen, Holm-corrected
-at alpha 0.05 per column (see :mod:`biobench_core.results._stats`). Torch-free.
+the best and the benchmark mean all use those replicates. Intervals (:mod:`biobench_core.results._intervals`,
+chosen by ``benchmarks/bench_coverage.py``): the exact Clopper-Pearson interval for proportions (accuracy, a mean
+of 0/1 scores); for other metrics of labels and predictions, the percentile bootstrap widened to the metric at the
+ends of the error count's exact interval; the percentile bootstrap for means of continuous scores; and for the
+benchmark mean, the percentile bootstrap of the mean widened to its tasks' intervals combined (MOVER).
+Ties: which rows are significantly below the column's best, by a bootstrap step-down over the paired differences
+that allows for the best having been chosen and holds the family-wise error at alpha 0.05 per column; a row
+compared with the best on too few examples for any test is marked "too few examples to compare"
+(see :mod:`biobench_core.results._ties`). Torch-free.
 
 This module assembles the board; the report formats (:mod:`biobench_core.formats`, or a plugin's) render it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import zlib
-from collections.abc import Iterable, Sequence
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from biobench_core.contract._extensions import metric_spec
 from biobench_core.contract._tasks import as_predictions
+from biobench_core.results import _intervals as intervals
 from biobench_core.results import _stats as stats
-from biobench_core.results._metrics import METRIC_NAMES, is_proportion, metric_score, prepare, replicates_from_weights
+from biobench_core.results import _ties as ties
+from biobench_core.results._metrics import (METRIC_NAMES, is_proportion, metric_score, prepare,
+                                            replicates_from_weights, validate_metric_name)
 
 __all__ = ["Leaderboard", "Cell", "Column", "build_leaderboard", "cell_interval", "interval", "column_statistics",
            "RowData", "ColumnStats"]
@@ -37,8 +49,10 @@ __all__ = ["Leaderboard", "Cell", "Column", "build_leaderboard", "cell_interval"
 N_RESAMPLES = 2000
 SEED = 42
 ALPHA = stats.ALPHA
-WILSON = "Wilson score"
+EXACT = "Clopper-Pearson exact"
 PERCENTILE = "percentile bootstrap"
+BOUNDED = "percentile bootstrap widened to the error-count bound"
+COMBINED = "percentile bootstrap of the mean widened to the task intervals combined (MOVER)"
 OLDER_NOTE = "results from an older biobench: their data cannot be checked for changes"
 
 Row = tuple[str, str, str]  # (backbone, weights, dtype)
@@ -67,19 +81,22 @@ class ColumnStats:
     replicates: np.ndarray  # (rows, R) the metric on each shared replicate
     intervals: list[tuple[float, float, str]]  # (low, high, method) per row
     best: int
-    pvalues: np.ndarray  # one-sided p-value against the best (1 for the best)
-    adjusted: np.ndarray  # Holm-adjusted over the column's other rows
+    pvalues: np.ndarray  # against the best, allowing for its choice (1 for the best; NaN: not tested)
+    adjusted: np.ndarray  # step-down adjusted over the column (see results._ties)
     below: np.ndarray  # significantly below the best
     n_examples: int  # examples in the column (the union over rows)
     unpaired: list[int]  # rows that share no example with the best (compared unpaired)
+    too_few: np.ndarray | None = None  # compared with the best on too few examples for any test (None: no row)
 
 
 def interval(metric: str, y_true: Any, y_pred: Any, scores: Any, replicates: Any = None,
              confidence: float = 95) -> tuple[float, float, str]:
-    """A cell's interval: ``(low, high, method)``.
+    """A cell's interval: ``(low, high, method)`` (see :mod:`biobench_core.results._intervals`).
 
-    Wilson's score interval for a proportion (``accuracy``, or ``mean`` of 0/1 scores): successes over examples,
-    no resampling. Otherwise the percentile bootstrap of the metric's ``replicates``.
+    A proportion (``accuracy``, or ``mean`` of 0/1 scores): the exact Clopper-Pearson interval of successes over
+    examples, no resampling. A metric of labels and predictions: the hull of the percentile bootstrap of its
+    ``replicates`` and the metric at the ends of the error count's exact interval, so a sample with few or no
+    errors keeps its coverage. Any other (``mean`` of continuous scores): the percentile bootstrap.
     """
     if is_proportion(metric, scores if metric == "mean" else None):
         if metric == "accuracy":
@@ -88,17 +105,64 @@ def interval(metric: str, y_true: Any, y_pred: Any, scores: Any, replicates: Any
         else:
             values = np.asarray(scores, dtype=np.float64)
             k, n = float(values.sum()), values.size
-        low, high = stats.wilson_interval(k, n, confidence)
-        return low, high, WILSON
+        low, high = intervals.clopper_pearson_interval(k, n, confidence)
+        return low, high, EXACT
     if replicates is None:
         raise ValueError(f"metric {metric!r} needs bootstrap replicates for its interval")
-    low, high = stats.percentile_interval(replicates, confidence)
-    return low, high, PERCENTILE
+    bootstrap = stats.percentile_interval(replicates, confidence)
+    if y_true is None or y_pred is None or metric_spec(metric).needs == "scores":
+        return *bootstrap, PERCENTILE
+    low, high = intervals.hull(bootstrap, intervals.error_count_interval(metric, y_true, y_pred, confidence))
+    return low, high, BOUNDED
 
 
-def _column_seed(seed: int, identity: str) -> list[int]:
-    """One independent stream per column, stable whatever other columns exist."""
-    return [int(seed), zlib.crc32(identity.encode())]
+def _column_seed(seed: int, column: tuple, rows: Sequence[RowData]) -> list[int]:
+    """The column's bootstrap seed, from what is the same on every machine: the board's ``seed``, the column's task,
+    settings and metric (``column`` is its key, ``(task, settings, data, metric)``) and the sorted example ids and
+    labels of its ``rows``.
+
+    Never the data hash: it holds file paths and mtimes, so the same predictions elsewhere drew other resamples and
+    printed other intervals and, near the line, other tie marks. One independent stream per column, stable
+    whatever other columns exist; a changed label is a changed column, and draws anew.
+    """
+    task, settings, _data, metric = column
+    no_label = np.iinfo(np.int64).min  # a row without labels (metric ``mean``): ids alone
+    distinct: list[tuple[list[str], np.ndarray]] = []
+    for row in rows:  # rows of a column usually hold the same examples: hash each distinct set once
+        ids = list(row.ids)
+        labels = (np.full(len(ids), no_label, dtype=np.int64) if row.y_true is None
+                  else np.asarray(row.y_true, dtype=np.int64))
+        if not any(ids == seen and np.array_equal(labels, seen_labels) for seen, seen_labels in distinct):
+            distinct.append((ids, labels))
+    all_ids = np.array([i for ids, _ in distinct for i in ids], dtype=str)
+    all_labels = np.concatenate([labels for _, labels in distinct]) if distinct else np.zeros(0, np.int64)
+    order = np.lexsort((all_labels, all_ids))  # sorted (id, label) pairs, each once
+    ids_sorted, labels_sorted = all_ids[order], all_labels[order]
+    keep = np.ones(order.size, dtype=bool)
+    keep[1:] = (ids_sorted[1:] != ids_sorted[:-1]) | (labels_sorted[1:] != labels_sorted[:-1])
+    ids_sorted, labels_sorted = ids_sorted[keep], labels_sorted[keep]
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([task, [list(s) for s in settings], metric]).encode())
+    h.update(np.char.str_len(ids_sorted).astype("<i8").tobytes())  # lengths: the joined ids read one way only
+    h.update("".join(ids_sorted.tolist()).encode())
+    h.update(labels_sorted.astype("<i8").tobytes())
+    digest = h.digest()
+    return [int(seed), *(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))]
+
+
+class MetricFailure(Exception):
+    """A column's metric raised while the leaderboard computed it; the message says which metric, where and what
+    it raised (the original exception is the ``__cause__``)."""
+
+
+@contextlib.contextmanager
+def _failing(rows: Sequence[RowData], where: str) -> Iterator[None]:
+    """Turn an exception raised by the rows' metric into a :class:`MetricFailure` naming the metric and ``where``."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - a task's own metric may raise anything
+        names = ", ".join(repr(m) for m in dict.fromkeys(r.metric for r in rows))
+        raise MetricFailure(f"metric {names} failed {where} ({type(exc).__name__}: {exc})") from exc
 
 
 def column_statistics(rows: Sequence[RowData], *, n_resamples: int = N_RESAMPLES, seed: Any = SEED,
@@ -107,7 +171,8 @@ def column_statistics(rows: Sequence[RowData], *, n_resamples: int = N_RESAMPLES
 
     The column's examples are the union of the rows' example ids; each replicate draws that many positions, and a
     row's replicate is its metric on the drawn examples it has. A row lacking some of the best's examples is
-    tested against the best on the examples both have.
+    tested against the best on the examples both have. A metric that raises, on the examples, the resamples or
+    the interval's bounds, raises :class:`MetricFailure` saying which and where.
     """
     union: list[str] = list(rows[0].ids)
     where: dict[str, int] | None = None
@@ -135,8 +200,9 @@ def column_statistics(rows: Sequence[RowData], *, n_resamples: int = N_RESAMPLES
         present.append(mask)
         full.append(tuple(None if a is None else _spread(np.asarray(a), pos, n)
                           for a in (row.y_true, row.y_pred, row.scores)))
-    points = np.array([metric_score(r.metric, r.y_true, r.y_pred, r.scores) for r in rows])
-    best = stats.best_of(points)  # known before resampling: a row lacking some of its examples is paired on shared
+    with _failing(rows, "on the test examples"):
+        points = np.array([metric_score(r.metric, r.y_true, r.y_pred, r.scores) for r in rows])
+    best = ties.best_of(points)  # known before resampling: a row lacking some of its examples is paired on shared
     classes = None
     if any(r.metric in ("balanced-accuracy", "macro-f1") for r in rows):
         classes = np.unique(np.concatenate([np.asarray(a) for r in rows if r.y_true is not None
@@ -157,12 +223,19 @@ def column_statistics(rows: Sequence[RowData], *, n_resamples: int = N_RESAMPLES
             sub.append(metric_score(rows[k].metric, *(None if a is None else a[shared] for a in full[k])))
             prepared.append(prepare(rows[k].metric, y_true, y_pred, scores, present=shared, classes=classes))
         pairs[j] = (len(prepared) - 1, len(prepared) - 2, sub[0], sub[1])
-    replicates = np.concatenate(
-        [replicates_from_weights(prepared, w) for w in stats.resample_weights(n, n_resamples, seed, chunk)], axis=1)
+    with _failing(rows, "on the bootstrap resamples"):
+        replicates = np.concatenate(
+            [replicates_from_weights(prepared, w) for w in stats.resample_weights(n, n_resamples, seed, chunk)],
+            axis=1)
     paired = {j: (b_point, j_point, replicates[ib], replicates[ij]) for j, (ij, ib, b_point, j_point) in pairs.items()}
-    _, pvalues, adjusted, below = stats.below_best(points, replicates[: len(rows)], alpha, paired=paired)
-    intervals = [interval(r.metric, r.y_true, r.y_pred, r.scores, replicates[i]) for i, r in enumerate(rows)]
-    return ColumnStats(points, replicates[: len(rows)], intervals, best, pvalues, adjusted, below, n, unpaired)
+    counts = [int(m.sum()) for m in present]
+    n_compared = [int((m & present[best]).sum()) if j not in unpaired else min(counts[j], counts[best])
+                  for j, m in enumerate(present)]
+    tie = ties.below_best(points, replicates[: len(rows)], alpha, paired=paired, n_compared=n_compared)
+    with _failing(rows, "computing the intervals"):
+        intervals = [interval(r.metric, r.y_true, r.y_pred, r.scores, replicates[i]) for i, r in enumerate(rows)]
+    return ColumnStats(points, replicates[: len(rows)], intervals, best, tie.pvalues, tie.adjusted, tie.below, n,
+                       unpaired, tie.too_few)
 
 
 def _spread(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
@@ -183,11 +256,13 @@ class Column:
     settings: dict[str, str]
     data: str | None
     metric: str
-    interval: str = ""  # WILSON, PERCENTILE or both
+    interval: str = ""  # EXACT, BOUNDED, PERCENTILE, or several joined by " / "
     in_benchmark: bool = False
     prior_work: bool = False  # the task is marked as prior work: shown, never in the benchmark mean
     n_examples: int = 0
     n_rows: int = 0
+    computed: str = ""  # the metric actually computed, when not ``metric`` (the mean score, when it cannot load)
+    failure: str = ""  # why the column shows no score: its metric raised (what, where); "" when it did not
 
     @property
     def older(self) -> bool:
@@ -221,19 +296,26 @@ class Cell:
     data: str | None
     best: bool = False
     tied_with_best: bool = False
-    p_value: float | None = None  # one-sided, against the column's best
-    p_holm: float | None = None  # Holm-adjusted over the column
+    p_value: float | None = None  # against the column's best, allowing for its choice (None: not tested)
+    p_holm: float | None = None  # the former name of p_adjusted, kept for readers of older reports
+    too_few: bool = False  # compared with the best on too few examples for any test: no mark ("too few")
+    p_adjusted: float | None = None  # step-down adjusted over the column: below the best when <= alpha
     replicates: np.ndarray | None = dataclasses.field(default=None, repr=False)
     example_ids: list[str] = dataclasses.field(default_factory=list, repr=False)
+    undefined: str = ""  # why the score or its interval is not shown (NaN); "" when both are
 
     @property
     def row(self) -> Row:
         return (self.backbone, self.weights, self.dtype)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in ("replicates", "example_ids")}
-        return out
+        """The cell's fields as plain values; an undefined number (NaN) is ``None`` (JSON ``null``)."""
+        return {f.name: _defined(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in ("replicates", "example_ids")}
+
+
+def _defined(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 @dataclasses.dataclass
@@ -243,7 +325,7 @@ class Leaderboard:
     rows: list[Row]  # best benchmark mean first
     benchmark: dict[Row, tuple[float, float, float] | None]  # mean, low, high (None: not every benchmark column)
     notes: list[str]
-    benchmark_marks: dict[Row, str] = dataclasses.field(default_factory=dict)  # "best" | "tied" | ""
+    benchmark_marks: dict[Row, str] = dataclasses.field(default_factory=dict)  # "best" | "tied" | "too few" | ""
     columns: list[Column] = dataclasses.field(default_factory=list)
     benchmark_interval: str = ""
     n_resamples: int = N_RESAMPLES
@@ -395,8 +477,74 @@ def _benchmark_columns(columns: list[Column], notes: list[str]) -> list[Column]:
     return chosen
 
 
-def _marks(best: int, below: np.ndarray) -> list[str]:
-    return ["best" if i == best else "" if below[i] else "tied" for i in range(below.size)]
+def _unloadable(metric: str) -> Exception | None:
+    """Why a task's own ``metric`` cannot be loaded here (not installed, or its module does not import); ``None``
+    when it loads. Told apart from a metric that loads and then raises, which fails its column instead."""
+    if metric in METRIC_NAMES:
+        return None
+    try:
+        validate_metric_name(metric)
+        spec = metric_spec(metric)
+        spec.load()
+        spec.load_replicates()
+    except Exception as exc:  # noqa: BLE001 - a plugin's import may raise anything
+        return exc
+    return None
+
+
+def _no_statistics(rows: Sequence[RowData], n_resamples: int) -> ColumnStats:
+    """A failed column's statistics: every number undefined (NaN), no best."""
+    n_rows = len(rows)
+    nan = np.full(n_rows, np.nan)
+    return ColumnStats(nan, np.full((n_rows, n_resamples), np.nan), [(math.nan, math.nan, "none")] * n_rows, 0,
+                       nan, nan, np.zeros(n_rows, dtype=bool), len({i for r in rows for i in r.ids}), [])
+
+
+#: The share of undefined (NaN) resamples past which a bootstrap interval is withheld: each tail of the 95%
+#: interval is 2.5% of the resamples, and as many undefined ones could all belong to one tail, so past it the
+#: bound is not identified by the defined ones (below it the interval is shown, and the count is said).
+UNDEFINED_SHARE = (100 - 95) / 200
+
+
+def _undefined(column: Column, results: Sequence[_Result], col: ColumnStats, notes: list[str]) -> list[str]:
+    """Per row, why its score or interval is not shown ("" when both are), each said in a note: the column's
+    metric failed; the metric is undefined (NaN) on the row's examples; or it is undefined on more than
+    :data:`UNDEFINED_SHARE` of the resamples its bootstrap interval needs. Fewer undefined resamples are counted
+    in a note."""
+    if column.failure:
+        return [column.failure] * len(results)
+    out = []
+    for i, r in enumerate(results):
+        metric = r.computed
+        if math.isnan(col.points[i]):
+            notes.append(f"{_row_name(r.row)} on {column.label}: metric {metric!r} is undefined (NaN) on its "
+                         "examples; shown as n/a, with no interval and no mark")
+            out.append(f"metric {metric!r} is undefined on these examples")
+            continue
+        replicates = col.replicates[i]
+        k, total = int(np.count_nonzero(np.isnan(replicates))), int(replicates.size)
+        said = f"metric {metric!r} undefined on {k} of {total} resamples in column {column.label}"
+        resampled = not is_proportion(metric, r.scores if metric == "mean" else None)
+        if k and resampled and k > UNDEFINED_SHARE * total:
+            notes.append(f"{_row_name(r.row)}: {said}; more than {UNDEFINED_SHARE:.1%} (a tail of the 95% "
+                         "interval) could all fall in one tail, so its bounds are not identified: no interval shown")
+            out.append(f"{said}: no interval")
+            continue
+        if k:
+            notes.append(f"{_row_name(r.row)}: {said}; they are left out of its bootstrap statistics")
+        out.append("")
+    return out
+
+
+def _marks(best: int, below: np.ndarray, too_few: np.ndarray | None = None) -> list[str]:
+    """Per row: "best", "" (significantly below it), "too few" (examples to compare) or "tied"."""
+    few = np.zeros(below.size, dtype=bool) if too_few is None else too_few
+    return ["best" if i == best else "" if below[i] else "too few" if few[i] else "tied" for i in range(below.size)]
+
+
+def _too_few_note(row: Row, column: str, n: int) -> str:
+    return (f"{_row_name(row)} on {column}: {ties.TOO_FEW} with the best (n={n}; an exact paired test needs at "
+            f"least {ties.min_examples()} examples to reach alpha {ALPHA}): not marked")
 
 
 def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Leaderboard:
@@ -429,35 +577,47 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
         columns.append(column)
         if column.older:
             notes.append(f"{column.label}: {OLDER_NOTE}")
-        def statistics() -> ColumnStats:
-            return column_statistics([RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results],
-                                     n_resamples=n_resamples, seed=_column_seed(seed, repr(key)))
-
-        try:
-            col = statistics()
-        except Exception as exc:  # noqa: BLE001 - a task's own metric that cannot be imported or run here
-            if column.metric in METRIC_NAMES:
-                raise
+        unloadable = _unloadable(column.metric)
+        if unloadable is not None:  # a task's own metric that cannot be imported here
             notes.append(f"{column.label}: metric {column.metric!r} cannot be computed here "
-                         f"({type(exc).__name__}: {exc}); showing the mean per-example score")
+                         f"({type(unloadable).__name__}: {unloadable}); showing the mean per-example score")
+            column.computed = "mean"
             for r in results:
                 r.computed = "mean"
-            col = statistics()
+        row_data = [RowData(r.ids, r.y_true, r.y_pred, r.scores, r.computed) for r in results]
+        try:
+            col = column_statistics(row_data, n_resamples=n_resamples, seed=_column_seed(seed, key, row_data))
+        except MetricFailure as exc:  # it loads, and raised: the column fails in words, with no stand-in number
+            if column.metric in METRIC_NAMES:
+                raise
+            column.failure = str(exc)
+            notes.append(f"{column.label}: {exc}; the column shows no score")
+            col = _no_statistics(row_data, n_resamples)
         column.n_examples, column.n_rows = col.n_examples, len(results)
         column.interval = " / ".join(dict.fromkeys(m for _, _, m in col.intervals))
-        row_marks = _marks(col.best, col.below)
+        row_marks = _marks(col.best, col.below, col.too_few)
+        undefined = _undefined(column, results, col, notes)
         for i, r in enumerate(results):
             rec = r.record
             low, high, method = col.intervals[i]
+            point, p_value, p_holm = float(col.points[i]), float(col.pvalues[i]), float(col.adjusted[i])
+            if undefined[i]:  # no interval; with no score, no mark or test either
+                low = high = math.nan
+                if math.isnan(point):
+                    row_marks[i], p_value, p_holm, method = "", math.nan, math.nan, "none"
             cells.append(Cell(
                 r.row[0], r.row[1], r.row[2], r.task, column.label, str(rec.key.settings), r.metric,
-                float(col.points[i]), low, high, method, len(r.ids), r.n_skipped, dict(getattr(rec, "splits", {})),
+                point, low, high, method, len(r.ids), r.n_skipped, dict(getattr(rec, "splits", {})),
                 bool(getattr(rec, "comparable", True)), getattr(rec, "images_per_second", None),
                 getattr(rec, "fit_seconds", None), getattr(rec, "peak_memory_mb", None),
                 str(getattr(rec, "device", "cpu")), r.data, best=row_marks[i] == "best",
-                tied_with_best=row_marks[i] == "tied", p_value=float(col.pvalues[i]), p_holm=float(col.adjusted[i]),
-                replicates=col.replicates[i], example_ids=r.ids))
+                tied_with_best=row_marks[i] == "tied", p_value=_defined(p_value), p_holm=_defined(p_holm),
+                too_few=row_marks[i] == "too few", p_adjusted=_defined(p_holm),
+                replicates=col.replicates[i], example_ids=r.ids, undefined=undefined[i]))
             marks[(column.label, r.row)] = row_marks[i]
+            if row_marks[i] == "too few":
+                shared = len(set(r.ids) & set(results[col.best].ids))
+                notes.append(_too_few_note(r.row, column.label, shared or min(len(r.ids), len(results[col.best].ids))))
             if r.n_skipped:
                 notes.append(f"{_row_name(r.row)} on {column.label}: {r.n_skipped} undecodable image(s) were skipped "
                              "and count as wrong")
@@ -483,6 +643,14 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
     bench_interval = ""
     by_slot = {(c.column, c.row): c for c in cells}
     complete = [row for row in rows if bench_columns and all((c.label, row) in by_slot for c in bench_columns)]
+    undefined_in = {row: [c.label for c in bench_columns if math.isnan(by_slot[(c.label, row)].score)]
+                    for row in complete}
+    for row, labels in undefined_in.items():
+        if labels:  # a mean with an undefined term is undefined: n/a, never ranked or marked
+            benchmark[row] = (math.nan, math.nan, math.nan)
+            benchmark_marks[row] = ""
+            notes.append(f"{_row_name(row)}: no benchmark mean: its score on {', '.join(labels)} is undefined")
+    complete = [row for row in complete if not undefined_in[row]]
     if len(bench_columns) == 1:
         [column] = bench_columns
         bench_interval = column.interval
@@ -491,15 +659,22 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
             benchmark[row] = (c.score, c.ci_low, c.ci_high)
             benchmark_marks[row] = marks[(column.label, row)]
     elif complete:
-        bench_interval = PERCENTILE
+        bench_interval = COMBINED
         points = np.array([np.mean([by_slot[(c.label, row)].score for c in bench_columns]) for row in complete])
         reps = np.stack([np.mean([by_slot[(c.label, row)].replicates for c in bench_columns], axis=0)
                          for row in complete])
-        best, _, _, below = stats.below_best(points, reps)
-        for row, mark, point, rep in zip(complete, _marks(best, below), points, reps):
-            benchmark[row] = (float(point), *stats.percentile_interval(rep))
+        top = complete[ties.best_of(points)]
+        n_compared = [sum(min(by_slot[(c.label, row)].n_examples, by_slot[(c.label, top)].n_examples)
+                          for c in bench_columns) for row in complete]
+        tie = ties.below_best(points, reps, n_compared=n_compared)
+        for row, mark, point, rep in zip(complete, _marks(tie.best, tie.below, tie.too_few), points, reps):
+            tasks = [by_slot[(c.label, row)] for c in bench_columns]
+            combined = intervals.combined_mean_interval([c.score for c in tasks],
+                                                        [(c.ci_low, c.ci_high) for c in tasks])
+            benchmark[row] = (float(point), *intervals.hull(stats.percentile_interval(rep), combined))
             benchmark_marks[row] = mark
-    rows.sort(key=lambda r: -(benchmark[r][0] if benchmark[r] is not None else -np.inf))
+    rows.sort(key=lambda r: -(benchmark[r][0] if benchmark[r] is not None and not math.isnan(benchmark[r][0])
+                              else -np.inf))
     return Leaderboard(cells, [c.label for c in columns], rows, benchmark, list(dict.fromkeys(notes)),
                        benchmark_marks, columns, bench_interval, n_resamples, seed)
 
@@ -511,6 +686,6 @@ def cell_interval(record: Any, *, n_resamples: int = N_RESAMPLES, seed: int = SE
         return float("nan"), float("nan"), "none"
     if is_proportion(result.computed, result.scores if result.computed == "mean" else None):
         return interval(result.computed, result.y_true, result.y_pred, result.scores)
-    col = column_statistics([RowData(result.ids, result.y_true, result.y_pred, result.scores, result.computed)],
-                            n_resamples=n_resamples, seed=_column_seed(seed, repr(result.column_key)))
+    rows = [RowData(result.ids, result.y_true, result.y_pred, result.scores, result.computed)]
+    col = column_statistics(rows, n_resamples=n_resamples, seed=_column_seed(seed, result.column_key, rows))
     return col.intervals[0]
