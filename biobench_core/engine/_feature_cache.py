@@ -7,10 +7,13 @@ libraries' versions) and the extraction protocol. It never holds the stamps of t
 biobench-core keeps every entry unless the extraction protocol changed.
 
 An entry is a folder of ``.npy`` arrays, read back memory-mapped, plus ``meta.json`` that repeats the entry's
-key (checked on every read); it is written to a temporary folder and renamed into place, so a crash or a full
-disk never leaves a half-written entry behind. Writing over an existing entry replaces it atomically; an entry
-that cannot be read back (truncated, corrupt) is counted in ``n_corrupt`` and replaced by the next write. A change
-of this layout bumps :data:`~biobench_core.engine._identity.KEY_FORMAT`, so old entries are never misread.
+key and records a checksum of each array's bytes (:mod:`biobench_core.engine._checksum`), both checked on every
+read; it is written to a temporary folder and renamed into place, so a crash or a full disk never leaves a
+half-written entry behind. Writing over an existing entry replaces it atomically; an entry that cannot be read
+back (truncated, corrupt, or content that fails its checksum) is counted in ``n_corrupt`` and replaced by the next
+write. An entry written before checksums were recorded cannot be checked, so it is a miss (counted in
+``n_unchecked``), re-extracted once and replaced. A change of this layout bumps
+:data:`~biobench_core.engine._identity.KEY_FORMAT`, so old entries are never misread.
 
 The folder also holds the decoded-pixel cache (``pixels/``, :mod:`biobench_core.engine._pixel_cache`), bounded by
 ``$BIOBENCH_PIXEL_CACHE_GB`` (or ``--pixel-cache-gb``).
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from biobench_core.engine._budget import gib_or_none
+from biobench_core.engine._checksum import array_checksum
 from biobench_core.engine._pixel_cache import DEFAULT_BUDGET_GB, PixelCache
 from biobench_core.contract._tasks import Example, SplitFeatures
 
@@ -68,7 +72,8 @@ class FeatureCache:
 
     def __init__(self, root: str | Path | None = None, *, pixel_budget_gb: float | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
-        self.n_corrupt = 0  # entries found unreadable by get() in this process
+        self.n_corrupt = 0  # entries found unreadable, or failing their checksum, by get() in this process
+        self.n_unchecked = 0  # entries written before checksums were recorded, found by get() (then re-extracted)
         self.write_failed = False  # set by callers after a failed put(), so they warn once
         self.pixel_budget_gb = pixel_budget_gb_from_env() if pixel_budget_gb is None else float(pixel_budget_gb)
 
@@ -96,10 +101,17 @@ class FeatureCache:
             well_formed = (meta.get("key") == key and features.ndim == 2 and len(kept_ids) == features.shape[0]
                            and (patches is None or patches.shape[0] == features.shape[0])
                            and all(i in by_id for i in kept_ids))
-        except (OSError, ValueError, KeyError, TypeError):
+            checksums = meta.get("checksums")
+            if well_formed and checksums is not None:
+                arrays = {"features.npy": features, **({} if patches is None else {"patches.npy": patches})}
+                well_formed = checksums == {name: array_checksum(a) for name, a in arrays.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             well_formed = False
         if not well_formed:
             self.n_corrupt += 1  # never trusted; the caller re-extracts and put() replaces it
+            return None
+        if checksums is None:
+            self.n_unchecked += 1  # cannot be checked: redone once, like a miss, and put() replaces it
             return None
         return SplitFeatures([by_id[i] for i in kept_ids], features, patches), meta
 
@@ -128,11 +140,11 @@ class FeatureCache:
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=final.parent))
-            _save(tmp / "features.npy", split.features)
+            checksums = {"features.npy": _save(tmp / "features.npy", split.features)}
             if split.patches is not None:
-                _save(tmp / "patches.npy", split.patches)
+                checksums["patches.npy"] = _save(tmp / "patches.npy", split.patches)
             full_meta = {**meta, "key": key, "kept_ids": [ex.id for ex in split.examples],
-                         "has_patches": split.patches is not None}
+                         "has_patches": split.patches is not None, "checksums": checksums}
             with open(tmp / "meta.json", "w") as fh:
                 json.dump(full_meta, fh)
                 fh.flush()
@@ -167,9 +179,12 @@ def _replace_dir(new: Path, final: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def _save(path: Path, array: np.ndarray) -> str:
+    """Write ``array`` as float32 ``.npy``; returns the checksum of the bytes written."""
     # Plain writes, not a writable memmap: a full disk must raise ENOSPC here, not SIGBUS on a page fault later.
+    array = np.ascontiguousarray(array, dtype=np.float32)
     with open(path, "wb") as fh:
-        np.save(fh, np.ascontiguousarray(array, dtype=np.float32))
+        np.save(fh, array)
         fh.flush()
         os.fsync(fh.fileno())
+    return array_checksum(array)
