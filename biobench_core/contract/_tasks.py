@@ -229,6 +229,9 @@ class Task:
         if spec.needs_data:
             if self.data is None:
                 raise TaskDataError(f"{spec.id}: needs a data folder: pass --data {spec.name}=DIR")
+            if self.data.exists() and not self.data.is_dir():
+                raise TaskDataError(f"{spec.id}: {self.data} is a file, not a folder: give the folder that holds the "
+                                    f"task's data (this file's folder is {self.data.absolute().parent})")
             if not self.data.is_dir():
                 raise TaskDataError(f"{spec.id}: data folder {self.data} does not exist")
         elif self.data is not None:  # a folder it would ignore: refused, never silently unused
@@ -314,6 +317,15 @@ class Task:
         if split == "train" and "n_train" in self.settings:
             examples = balanced_subsample(examples, int(self.settings["n_train"]), self.seed, self.stratum)
         return examples
+
+    def n_train_limit(self) -> int:
+        """The largest ``n_train`` this task can honour (a run refuses a larger one before any work).
+
+        The core's ``n_train`` counts training examples (balanced over :meth:`stratum`), so by default this is the
+        size of the train split. A task that gives ``n_train`` another meaning (examples per class, per sub-task)
+        returns the largest value that meaning allows.
+        """
+        return len(self.examples("train"))
 
     def settings_key(self) -> str:
         """Settings that change results (they key the results store, not the feature cache)."""

@@ -21,7 +21,9 @@ source needs a login or a licence click. A recipe is imported only here, never w
 ``fetch`` downloads each file into the target folder resumably (an interrupted transfer leaves
 ``<file>.part``; running the command again continues it with an HTTP Range request), verifies its sha256 (or
 says that the source publishes none), unpacks archives (then deletes them unless ``--keep-archives``) and
-finally runs the same check as ``check``: the task is built over the folder and every example's file must exist.
+finally runs the same check as ``check``: the task is built over the folder, every example's file must exist and
+the train split must hold more than one class (:func:`check_classes`, which ``biobench run`` also calls before
+any extraction).
 
 This module is torch-free; pooch, requests and tqdm (the ``data`` extra) are imported only to download.
 """
@@ -37,15 +39,18 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from biobench_core.contract._errors import one_line
 from biobench_core.contract._specs import TaskSpec
 
+if TYPE_CHECKING:
+    from biobench_core.contract._tasks import Example, Task
+
 __all__ = ["Download", "DataRecipe", "DataError", "ManualStepsNeeded", "DataCheck", "ResumableDownloader",
-           "ARCHIVE_SUFFIXES", "MANIFEST", "load_recipe", "check_data", "download_file", "fetch_data",
-           "list_main", "check_main", "fetch_main"]
+           "ARCHIVE_SUFFIXES", "MANIFEST", "load_recipe", "check_classes", "check_data", "download_file",
+           "fetch_data", "list_main", "check_main", "fetch_main"]
 
 #: What ``Download(unpack=True)`` can unpack (:func:`shutil.unpack_archive` formats).
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -180,16 +185,20 @@ def _file_problem(source: str, folder: Path) -> str | None:
 
 
 def check_data(task_id: str, folder: str | Path) -> DataCheck:
-    """Build ``task_id`` over ``folder`` and check that both splits' example files exist.
+    """Build ``task_id`` over ``folder`` and check that both splits' example files exist and that the train split
+    has more than one class.
 
     Raises the task's own :class:`~biobench_core.contract._tasks.TaskDataError` (which names the file, row or column) or
-    a :class:`DataError` naming the first missing or empty file.
+    a :class:`DataError` naming the first missing or empty file, or the one class of the train split.
     """
     from biobench_core.contract._catalog import load_task, resolve_task
     from biobench_core.contract._tasks import SPLITS
 
     spec = resolve_task(task_id)
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{spec.id}: {folder} is a file, not a folder: give the folder that holds the task's data "
+                        f"(this file's folder is {folder.absolute().parent})")
     if not folder.is_dir():
         hint = f"; get it with: biobench data fetch {spec.id} --to {folder}" if spec.data_recipe else ""
         raise DataError(f"{spec.id}: data folder {folder} does not exist{hint}")
@@ -216,8 +225,37 @@ def check_data(task_id: str, folder: str | Path) -> DataCheck:
     for split in SPLITS:
         if not counts[split]:
             raise DataError(f"{spec.id}: no {split} examples in {folder}")
+    check_classes(task)
     names = task.class_names
     return DataCheck(spec.id, folder, counts["train"], counts["test"], len(names) if names else len(labels))
+
+
+def check_classes(task: Task, train: Sequence[Example] | None = None) -> None:
+    """Refuse training examples (``train``, by default the task's train split) that are all of one class: no
+    classifier can be fit to them, and a run would find out only after extracting every image's features.
+
+    Only a task scored by the core's probe (the default :meth:`Task.evaluate`) is checked: a task that evaluates
+    in its own way (re-identification, per-trait or per-sub-task probes) decides for itself what its labels mean.
+    """
+    from biobench_core.contract._tasks import Task
+
+    if type(task).evaluate is not Task.evaluate:
+        return
+    train = task.examples("train") if train is None else train
+    labels = {example.label for example in train}
+    if len(labels) != 1:
+        return
+    [label] = labels
+    names = task.class_names
+    shown = repr(names[label]) if names and 0 <= label < len(names) else f"label {label}"
+    where = f" in {task.data}" if task.data is not None else ""
+    n_train = task.settings.get("n_train")  # when the split has more classes, n_train chose too few examples
+    if n_train and len({example.label for example in task.examples("train")}) > 1:
+        chosen, fix = f" (n_train={n_train})", "raise n_train"
+    else:
+        chosen, fix = "", "add images of another class"
+    raise DataError(f"{task.spec.id}: the train split{where}{chosen} has only one class ({shown}, {len(train)} "
+                    f"example{'s' * (len(train) != 1)}); a classifier needs at least 2: {fix}")
 
 
 # -- download --------------------------------------------------------------------------------------------------

@@ -271,11 +271,14 @@ def load_config(path: str | Path, *, overridden: Collection[str] = ()) -> RunCon
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # TOML is UTF-8, whatever the locale says
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    if text.startswith("\ufeff"):  # tomllib's own word for it is "Invalid statement (at line 1, column 1)"
+        raise ConfigError(f"{path}:1: the file starts with a UTF-8 byte-order mark (BOM), which TOML does not "
+                          f"allow: save it as UTF-8 without BOM")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,9 +8,11 @@ example ids are made (:meth:`~ClassFolderTask.example_ids`) and each class's gro
 * One class map, by class-folder name, over both splits (:func:`~biobench_tasks._formats.class_index`), so a test
   split that holds only some of the classes keeps the train split's labels (a per-split ``sorted(os.listdir)``
   would shift them).
-* A missing split folder, a split without images, a test class without train images, or two images with one id
-  is one :class:`~biobench_core.TaskDataError` line naming the folder or files, raised when the task is
-  built. An empty class folder is skipped with a :class:`~biobench_tasks._formats.DataWarning` naming it.
+* A missing split folder, a split without images, a test class without train images, two images with one id, or
+  two class folders whose names differ only by Unicode normalisation (NFC and NFD) is one
+  :class:`~biobench_core.TaskDataError` line naming the folders or files, raised when the task is built. An empty
+  class folder is skipped with a :class:`~biobench_tasks._formats.DataWarning` naming it, and so are files that
+  are not images by extension, counted.
 * Images are found by listing the folders, so each one exists when the task is built; it is decoded to 8-bit RGB
   (:func:`biobench_core.load_rgb`) when loaded.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from biobench_core import SPLITS, Example, ImageFileTask, TaskDataError
-from biobench_tasks._formats import IMAGE_EXTENSIONS, class_index, scan_class_folders
+from biobench_tasks._formats import IMAGE_EXTENSIONS, check_normalisation, class_index, scan_class_folders
 
 __all__ = ["ClassFolderTask"]
 
@@ -72,6 +74,7 @@ class ClassFolderTask(ImageFileTask):
         dirs = {split: self._folder(split, names) for split, names in self.split_folders().items()}
         found = {split: scan_class_folders(folder, extensions=self.extensions) for split, folder in dirs.items()}
         self.split_dirs = dirs
+        check_normalisation((name, str(dirs[split] / name)) for split, classes in found.items() for name, _ in classes)
         self._classes = sorted(class_index(name for classes in found.values() for name, _ in classes))
         train_classes = {name for name, _ in found["train"]}
         for split in SPLITS:

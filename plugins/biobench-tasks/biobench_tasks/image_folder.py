@@ -6,8 +6,13 @@ Two layouts, paths relative to the data folder ``DIR``::
     DIR/test/<class>/<image>
 
 ``labels.csv`` wins when both are present. Ids are the relative paths (``train/cat/001.jpg``); classes are
-sorted by name to give label indices. Every problem with the data is a one-line :class:`TaskDataError` that
-names the file, folder, row or column, raised when the task is built (a corrupt image, when it is loaded).
+sorted by name to give label indices. In class folders, files are images by their extension
+(:data:`~biobench_tasks._formats.IMAGE_EXTENSIONS`: ``.jpg``, ``.jfif``, ``.png``, ``.tif``, ``.webp``...); any
+other file is skipped, and counted and named in a warning. ``labels.csv`` is comma-separated (a tab- or
+semicolon-separated one is named as such); its rows may list images of any extension. Two class names that differ
+only by Unicode normalisation (NFC and NFD) are refused, naming both. Every problem with the data is a one-line
+:class:`TaskDataError` that names the file, folder, row or column, raised when the task is built (a corrupt image,
+when it is loaded).
 
 A path in ``labels.csv`` must stay inside ``DIR`` as written (no ``../`` out of it, no absolute path; links
 inside ``DIR`` may point anywhere) unless the task is given ``--set allow_outside=true``. One image file may
@@ -22,16 +27,17 @@ scaled by their range, very large JPEGs decoded at reduced size; see that module
 from __future__ import annotations
 
 import csv
+import io
 import os
 import stat
 import warnings
 from pathlib import Path, PurePosixPath
 
 from biobench_core import SPLITS, Example, ImageFileTask, Setting, TaskDataError
+from biobench_tasks._formats import IMAGE_EXTENSIONS, check_normalisation, delimiter_mismatch, read_text, warn_skipped
 
 __all__ = ["ImageFolderTask", "ImageFolderWarning", "IMAGE_EXTENSIONS"]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 LABELS_CSV = "labels.csv"
 REQUIRED_COLUMNS = ("path", "label", "split")
 
@@ -93,6 +99,7 @@ class ImageFolderTask(ImageFileTask):
 
     def _scan_folders(self) -> list[tuple[str, str, str, str | None, Path, str]]:
         rows = []
+        skipped: list[str] = []  # files in class folders that are not images by extension
         for split in SPLITS:
             split_dir = self.root / split
             if not split_dir.is_dir():
@@ -109,6 +116,9 @@ class ImageFolderTask(ImageFileTask):
                         if _is_image(path):
                             example_id = path.relative_to(self.root).as_posix()
                             rows.append((example_id, entry.name, split, None, path, str(entry)))
+                        elif not name.startswith("."):
+                            skipped.append(str(path))
+        warn_skipped(self.root, skipped, IMAGE_EXTENSIONS)
         self._check_folder_twins(rows)
         return rows
 
@@ -141,19 +151,20 @@ class ImageFolderTask(ImageFileTask):
             warnings.warn(message, ImageFolderWarning, stacklevel=5)
 
     def _read_csv(self, csv_path: Path) -> list[tuple[str, str, str, str | None, Path, str]]:
+        text = read_text(csv_path, first_row=0)  # row 1 is the first line after the header
         try:
-            with open(csv_path, newline="", encoding="utf-8-sig") as f:
-                reader = csv.reader(f)
-                header = next(reader, None)
-                if header is None:
-                    raise TaskDataError(f"{csv_path}: empty file: expected a header line path,label,split[,group]")
-                columns = {name.strip().lower(): i for i, name in enumerate(header)}
-                for column in REQUIRED_COLUMNS:
-                    if column not in columns:
-                        raise TaskDataError(f"{csv_path}: missing column '{column}' (header is {','.join(header)}; "
-                                            f"expected path,label,split[,group])")
-                records = list(enumerate(reader, start=1))
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            reader = csv.reader(io.StringIO(text, newline=""))
+            header = next(reader, None)
+            if header is None:
+                raise TaskDataError(f"{csv_path}: empty file: expected a header line path,label,split[,group]")
+            columns = {name.strip().lower(): i for i, name in enumerate(header)}
+            for column in REQUIRED_COLUMNS:
+                if column not in columns:
+                    mismatch = delimiter_mismatch(csv_path, text, REQUIRED_COLUMNS, ",")
+                    raise mismatch or TaskDataError(f"{csv_path}: missing column '{column}' (header is "
+                                                    f"{','.join(header)}; expected path,label,split[,group])")
+            records = list(enumerate(reader, start=1))
+        except csv.Error as exc:
             raise TaskDataError(f"{csv_path}: cannot read: {type(exc).__name__}: {exc}") from exc
 
         rows = []
@@ -208,6 +219,10 @@ class ImageFolderTask(ImageFileTask):
     # -- common checks ---------------------------------------------------------------------------------------
 
     def _build(self, rows: list[tuple[str, str, str, str | None, Path, str]]) -> None:
+        first_place: dict[str, str] = {}  # class name -> where it first appears (its class folder, its first row)
+        for _, label, _, _, _, where in rows:
+            first_place.setdefault(label, where)
+        check_normalisation(first_place.items())
         source = self.root / LABELS_CSV if (self.root / LABELS_CSV).is_file() else None
         for split in SPLITS:
             if not any(r[2] == split for r in rows):

@@ -298,3 +298,15 @@ def test_start_draw_is_numpys():
     for seed in [0, 1, 2**32 - 1, 2**32, 2**64 - 1, *map(int, rng.integers(0, 2**63, 300, dtype=np.uint64))]:
         for high in (1, 4, 60, 184, 2**31, 2**32 - 2):
             assert _pcg64_draw(seed, high) == int(np.random.default_rng(seed).integers(0, high + 1)), (seed, high)
+
+
+def test_comma_separated_annotation_names_both_delimiters_through_the_cli(tmp_path, synth_image):
+    from biobench_core.testing import cli_in_process
+
+    root = make_kabr(tmp_path / "kabr", synth_image, n_train=1, n_val=1)
+    train_csv = root / "annotation" / "train.csv"
+    train_csv.write_text(train_csv.read_text().replace(" ", ","))  # KABR's files are space-separated
+    proc = cli_in_process("data", "check", "kabr", str(root))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert str(train_csv) in line and "comma-separated" in line and "space-separated" in line, line
