@@ -173,7 +173,7 @@ def _print_plan(backbones: list[tuple[str, str | None]], requests: list[Any], op
     from biobench_core.scaleout._runner import plan_cells
     from biobench_core.results._store import DB_NAME, ResultsStore
 
-    cells = plan_cells(backbones, requests, options)
+    cells = plan_cells(backbones, requests, options, lambda line: print(line, file=sys.stderr))
     max_attempts = executor.max_attempts if executor is not None else None
     if (options.results_dir / DB_NAME).exists():
         with ResultsStore(options.results_dir, readonly=True) as store:

@@ -207,6 +207,16 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"results store {path}: {text}; {advice}")
 
 
+def _why_read_only(folder: Path) -> str:
+    """Why ``folder`` cannot be written: "read-only (a read-only file system)" or "read-only (no write
+    permission)"."""
+    try:
+        mounted_ro = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        mounted_ro = False
+    return f"read-only ({'a read-only file system' if mounted_ro else 'no write permission'})"
+
+
 _V2_DEFAULTS = {"data": None, "metric": "accuracy", "column_settings": "{}", "train_manifest": None,
                 "test_manifest": None, "weights_id": None, "identity": "{}", "in_benchmark_mean": 1}
 
@@ -219,8 +229,10 @@ def _with_defaults(row: sqlite3.Row) -> dict[str, Any]:
 class ResultsStore:
     """Read and write experiments under a results folder.
 
-    ``readonly=True`` (what ``report`` uses) opens the file without writing anything: no journal-mode switch,
-    no table creation, no upgrade, so it works on a read-only disk.
+    ``readonly=True`` (what ``report``, ``status``, ``plan`` and ``merge``'s per-job sources use) opens the file
+    without writing anything: no journal-mode switch, no table creation, no upgrade, and, in a folder that cannot
+    be written, no ``-shm`` beside it (see :meth:`_read_only_uri`), so it works on a read-only disk. Opening for
+    writing a store whose folder or file cannot be written is refused in one line naming it.
     """
 
     def __init__(self, results_dir: str | Path, *, readonly: bool = False, wal: bool = True) -> None:
@@ -234,8 +246,8 @@ class ResultsStore:
             raise MissingStoreError(f"no results at {self.path}: run 'biobench run' first or pass --results DIR")
         try:
             if readonly:
-                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                          timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                self.db = sqlite3.connect(self._read_only_uri(), uri=True, timeout=BUSY_TIMEOUT_S,
+                                          isolation_level=None)
                 self._refuse_foreign(reading=True)
                 self._check_version(self._user_version())
             else:
@@ -244,6 +256,7 @@ class ResultsStore:
                 except OSError as exc:
                     raise StoreError(f"cannot create results folder {self.dir}: {exc.strerror or exc}; "
                                      "pass --results DIR") from exc
+                self._refuse_read_only()
                 self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
                 self._refuse_foreign(reading=False)
                 self._open_for_writing()
@@ -257,6 +270,38 @@ class ResultsStore:
                              "and rerun; its results cannot be trusted")
 
     # -- opening ------------------------------------------------------------------------------------------------
+
+    def _read_only_uri(self) -> str:
+        """The URI that reads the store without writing anything, even beside it.
+
+        In a writable folder, ``mode=ro``. In a read-only one (a read-only mount, an archive, another user's folder)
+        SQLite cannot create the ``-shm`` index a WAL store is read through, so the file is opened
+        ``immutable=1``, which reads the database file alone. That is the whole store once its writers closed it
+        (the last connection to close folds the ``-wal`` journal into the file and deletes it); a ``-wal`` left by
+        a writer that was killed still holds results, so it is read through its ``-shm`` with ``mode=ro`` when
+        that is there, and otherwise refused, naming it, rather than read without it.
+        """
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        if os.access(self.dir, os.W_OK):
+            return uri
+        journal = self.path.with_name(DB_NAME + "-wal")
+        if not (journal.exists() and journal.stat().st_size > 0):
+            return uri + "&immutable=1"
+        if self.path.with_name(DB_NAME + "-shm").exists():
+            return uri
+        raise StoreError(f"results store {self.path} has results in its journal {journal}, left by a writer that "
+                         f"stopped without closing, and the folder is {_why_read_only(self.dir)}: open it once "
+                         "where it can be written (e.g. 'biobench status --results' on a copy) to fold them in")
+
+    def _refuse_read_only(self) -> None:
+        """Refuse, in one line naming the folder, a store that cannot be written (before SQLite's "unable to
+        open database file")."""
+        if not os.access(self.dir, os.W_OK):
+            raise StoreError(f"results folder {self.dir} is {_why_read_only(self.dir)}: writing results needs a "
+                             "writable one; pass --results DIR (report, status and plan read it as it is)")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StoreError(f"results store {self.path} is read-only (no write permission): writing results needs "
+                             "a writable one; pass --results DIR (report, status and plan read it as it is)")
 
     def _refuse_foreign(self, *, reading: bool) -> None:
         """Refuse a SQLite file that is not a biobench store (another program's tables, and no ``experiments``), and,

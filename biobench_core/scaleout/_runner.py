@@ -29,15 +29,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from biobench_core.engine._data import check_classes
 from biobench_core.engine._feature_cache import FeatureCache
 from biobench_core.contract._catalog import load_task, resolve_backbone, resolve_task
 from biobench_core.scaleout._claims import Claimant, Heartbeat, record_failure, release_all, try_claim
 from biobench_core.scaleout._config import ConfigError, TaskRequest
+from biobench_core.scaleout._n_train import within_n_train_limits
 from biobench_core.contract._errors import debug_enabled, did_you_mean, one_line
 from biobench_core.engine._loader_defaults import resolve_loader
 from biobench_core.engine._feature_source import LazyBackbone, SplitInput, experiment_features
 from biobench_core.engine._identity import (PRETRAINED, experiment_key, plugin_identity, redo_reason, result_code,
                                             weights_key, weights_label)
+from biobench_core.engine._probes.progress import probe_progress
 from biobench_core.engine._provenance import device_name, peak_memory_mb, versions
 from biobench_core.contract._report import get_git_hash
 from biobench_core.results._store import DB_NAME, ExperimentKey, ExperimentRecord, ResultsStore
@@ -142,6 +145,7 @@ def _build_task(request: TaskRequest, options: RunOptions) -> Task:
 
 
 def _plan(task: Task, options: RunOptions, log: Callable[[str], None]) -> PlannedTask:
+    check_classes(task, task.chosen_examples("train"))  # one class: refused now, not when the probe is fit
     inputs = {}
     for split in SPLITS:
         examples = _limited(task.chosen_examples(split), options.limit)
@@ -188,12 +192,13 @@ def plan_cells(backbones: Sequence[tuple[str, str | None]], tasks: Sequence[Task
     """Every experiment of the matrix, backbone by backbone, keyed; nothing is loaded or run.
 
     Every id is resolved, every task built (its settings checked, its data indexed) and every weights file hashed,
-    so an unknown id, a bad setting or a missing data folder fails here, before any work or submission.
+    so an unknown id, a bad setting or a missing data folder fails here, before any work or submission. An
+    ``n_train`` larger than its task's train split is refused here too (:mod:`biobench_core.scaleout._n_train`).
     """
     for _, weights in backbones:  # a misspelt keyword would otherwise be "weights file not found", much later
         check_weights_choice(weights)
     resolved = [(resolve_backbone(b), w) for b, w in backbones]
-    built = [_build_task(request, options) for request in tasks]
+    built = within_n_train_limits([_build_task(request, options) for request in tasks], log)
     backbone_specs = [(spec, w, weights_key(w)) for spec, w in resolved]  # hashing a weights file comes last
     planned = [_plan(task, options, log) for task in built]
     task_code = {id(plan): plugin_identity(plan.task.spec) for plan in planned}
@@ -273,6 +278,9 @@ def _run_cells(cells: list[Cell], store: ResultsStore, device: Any, options: Run
     if cache is not None and cache.n_corrupt:
         log(f"cache {cache.n_corrupt} corrupt feature cache entr{'y' if cache.n_corrupt == 1 else 'ies'} "
             "found and re-extracted")
+    if cache is not None and cache.n_unchecked:
+        log(f"cache {cache.n_unchecked} feature cache entr{'y' if cache.n_unchecked == 1 else 'ies'} written "
+            "before checksums were recorded re-extracted once")
     return summary
 
 
@@ -352,7 +360,8 @@ def _run_one(backbone: LazyBackbone, plan: PlannedTask, key: ExperimentKey, cach
     n_images = sum(r.n_images for r in extracted)
     seconds = sum(r.seconds for r in extracted)
     start = time.perf_counter()
-    evaluation = task.evaluate(extraction["train"].split, extraction["test"].split, device=str(device))
+    with probe_progress(f"{key.backbone} {task.spec.id}" if options.progress else None):  # C and fold, on stderr
+        evaluation = task.evaluate(extraction["train"].split, extraction["test"].split, device=str(device))
     fit_seconds = time.perf_counter() - start
     if not evaluation.examples:
         raise RuntimeError(f"{task.spec.id}: evaluate() scored no test example")

@@ -23,6 +23,9 @@ Cross-validation (skipped when a fixed ``C`` is given):
 * the final model is fitted on the whole training split at the chosen ``C``, warm-started from the mean of the
   fold models at that ``C``.
 
+During a run (not ``--quiet``) the fit shows the ``C`` and the fold it is fitting, then the final fit, on stderr
+(:mod:`~biobench_core.engine._probes.progress`); a probe fitted from Python prints nothing.
+
 If every class has a single example there is nothing to validate on, and ``default_C`` (documented by each probe)
 is used; ``describe()["cv"]`` says so.
 """
@@ -38,6 +41,7 @@ import torch
 from biobench_core.engine._probes.base import Probe
 from biobench_core.engine._probes.device import rows_per_chunk
 from biobench_core.engine._probes.folds import plan_folds, stratified_folds
+from biobench_core.engine._probes.progress import fit_bar
 
 __all__ = ["LinearProbe", "DEFAULT_CS", "multinomial_loss", "squared_hinge_ovr_loss"]
 
@@ -220,9 +224,21 @@ class LinearProbe(Probe):
         )
 
         self.cv_scores_: dict[float, float] = {}
+        with fit_bar(self.name, len(self.Cs) * n_splits + 1,
+                     f"C={self.Cs[0]:g} fold 1/{n_splits}" if n_splits else "final fit") as bar:
+            init = self._choose_C(Xt, yt, fold[order], n_splits, n_classes, zeros, bar)
+            bar.set_postfix_str(f"final fit C={self.C_:g}")
+            W, b, mu, inv_s, self.n_iter_ = self._fit_C([whole], self.C_, init, self.max_iter, self.tol)
+        self.coef_, self.intercept_ = self._effective(W, b, mu, inv_s)
+
+    def _choose_C(self, Xt: torch.Tensor, yt: torch.Tensor, fold: np.ndarray, n_splits: int, n_classes: int,
+                  zeros: tuple[torch.Tensor, torch.Tensor], bar: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set ``C_`` (by cross-validation over ``n_splits`` folds of the fold-ordered rows, when there are any)
+        and return the final fit's starting point; ``bar`` shows the C and the fold being fitted."""
+        n = len(yt)
         init = zeros
         if n_splits:
-            bounds = np.searchsorted(fold[order], np.arange(n_splits + 1))
+            bounds = np.searchsorted(fold, np.arange(n_splits + 1))
             folds = [_Block(Xt, yt, int(lo), int(hi), n_classes) for lo, hi in zip(bounds[:-1], bounds[1:])]
             # Each fold's training part is the rows before and after its block: two views, no copy.
             trains = [
@@ -234,7 +250,9 @@ class LinearProbe(Probe):
             for C in self.Cs:
                 correct = 0
                 for f, val in enumerate(folds):
+                    bar.set_postfix_str(f"C={C:g} fold {f + 1}/{n_splits}", refresh=False)
                     W, b, mu, inv_s, _ = self._fit_C(trains[f], C, state[f], self.cv_max_iter, self.cv_tol)
+                    bar.update()
                     state[f] = (W, b)
                     pred = self._scores(val.X, *self._effective(W, b, mu, inv_s)).argmax(dim=1)
                     correct += int((pred == val.y).sum())
@@ -253,9 +271,7 @@ class LinearProbe(Probe):
             self.C_ = best_C
         else:
             self.C_ = self.C if self.C is not None else (self.Cs[0] if len(self.Cs) == 1 else self.default_C)
-
-        W, b, mu, inv_s, self.n_iter_ = self._fit_C([whole], self.C_, init, self.max_iter, self.tol)
-        self.coef_, self.intercept_ = self._effective(W, b, mu, inv_s)
+        return init
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         out = []
