@@ -15,7 +15,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_cache_checksum  # noqa: E402
 import bench_core  # noqa: E402
+import bench_coverage  # noqa: E402
+import bench_demo  # noqa: E402
 import bench_extraction  # noqa: E402
 import bench_identity  # noqa: E402
 import bench_layers  # noqa: E402
@@ -23,6 +26,7 @@ import bench_leaderboard  # noqa: E402
 import bench_probes  # noqa: E402
 import bench_scaleout  # noqa: E402
 import bench_task_indexing  # noqa: E402
+import bench_ties  # noqa: E402
 
 
 def machine() -> str:
@@ -45,6 +49,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args()
+    demo = bench_demo.run(quick=args.quick)  # first, while the machine is as quiet as it will be
+    print(bench_demo.to_markdown(demo), flush=True)
     layers = bench_layers.run(quick=args.quick)
     print(bench_layers.to_markdown(layers), flush=True)
     core = bench_core.run(quick=args.quick)
@@ -55,8 +61,14 @@ def main() -> int:
     print(bench_probes.to_markdown(probes), flush=True)
     identity = bench_identity.run(quick=args.quick)
     print(bench_identity.to_markdown(identity), flush=True)
+    checksum = bench_cache_checksum.run(quick=args.quick)
+    print(bench_cache_checksum.to_markdown(checksum), flush=True)
     board = bench_leaderboard.run(quick=args.quick)
     print(bench_leaderboard.to_markdown(board), flush=True)
+    coverage = bench_coverage.run(quick=args.quick)
+    print(bench_coverage.to_markdown(coverage), flush=True)
+    tie_tests = bench_ties.run(quick=args.quick)
+    print(bench_ties.to_markdown(tie_tests), flush=True)
     indexing = bench_task_indexing.run(quick=args.quick)
     print(bench_task_indexing.to_markdown(indexing), flush=True)
     scaleout = bench_scaleout.run(quick=args.quick)
@@ -65,6 +77,8 @@ def main() -> int:
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
         f"{machine()}.\n\nEvery figure is a ratio of two timings from the same run on the same machine.\n\n"
+        "## The first impression: make demo\n\n`python benchmarks/bench_demo.py` (what is measured: its "
+        "docstring).\n\n" + bench_demo.to_markdown(demo) + "\n\n"
         "## The core's shape: layers\n\n`python benchmarks/bench_layers.py` (what is measured: its docstring).\n\n"
         + bench_layers.to_markdown(layers) + "\n\n"
         "## Core: listing and cache\n\n" + bench_core.to_markdown(core) + "\n\n"
@@ -73,8 +87,14 @@ def main() -> int:
         "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
         "## Cache identity\n\n`python benchmarks/bench_identity.py`: the code identity of a backbone's plugin, computed "
         "on every cache lookup (target under 50 ms).\n\n" + bench_identity.to_markdown(identity) + "\n\n"
+        "## Feature cache checksum\n\n`python benchmarks/bench_cache_checksum.py` (what is measured: its "
+        "docstring).\n\n" + bench_cache_checksum.to_markdown(checksum) + "\n\n"
         "## Leaderboard statistics\n\n`python benchmarks/bench_leaderboard.py` (sizes: its docstring).\n\n"
         + bench_leaderboard.to_markdown(board) + "\n\n"
+        "## Interval coverage at the ceiling\n\n`python benchmarks/bench_coverage.py` (the simulation model and the "
+        "methods: its docstring).\n\n" + bench_coverage.to_markdown(coverage) + "\n\n"
+        "## Ties with the best: error rate and power\n\n`python benchmarks/bench_ties.py` (the simulation and the "
+        "procedures: its docstring).\n\n" + bench_ties.to_markdown(tie_tests) + "\n\n"
         "## Task indexing\n\n`python benchmarks/bench_task_indexing.py` (what is measured: its docstring).\n\n"
         + bench_task_indexing.to_markdown(indexing) + "\n\n"
         "## Scale-out\n\n`python benchmarks/bench_scaleout.py` (what is measured: its docstring).\n\n"
@@ -84,7 +104,7 @@ def main() -> int:
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in core + extraction + board + scaleout if not r["ok"]] + [
+    missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

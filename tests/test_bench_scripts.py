@@ -56,3 +56,20 @@ def test_the_scaleout_bench_s_matrix_plans_every_executor(tmp_path, monkeypatch)
         cells = plan_cells(config.backbones, config.tasks, RunOptions(results_dir=tmp_path / "m"))
         assert [c.name for c in cells] == [f"bench/net [w{i}] on tasks/image-folder" for i in range(3)]
         assert config.executor.kind in executor and cells[0].n_images == 3 * (bench.N_TRAIN + bench.N_TEST)
+
+
+def test_the_demo_bench_checks_what_the_demo_must_show(monkeypatch):
+    """bench_demo fails the demo unless it shows three rows, pretrained first, with intervals apart (issue 18)."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import bench_demo
+
+    def row(weights, score, low, high):
+        return {"backbone": "effnet/lite0", "weights": weights, "score": score, "ci_low": low, "ci_high": high}
+
+    good = [row("random", 0.85, 0.80, 0.89), row("pretrained", 0.97, 0.94, 0.99), row("random", 0.62, 0.56, 0.68)]
+    assert bench_demo.what_it_shows({"results": good})[0]
+    overlapping = [good[0], good[1], row("random", 0.70, 0.60, 0.81)]
+    ok, detail = bench_demo.what_it_shows({"results": overlapping})
+    assert not ok and "overlap" in detail
+    assert not bench_demo.what_it_shows({"results": good[:2]})[0]
+    assert not bench_demo.what_it_shows({"results": [row("random", 0.99, 0.98, 1.0), *good[:1], good[2]]})[0]
