@@ -84,9 +84,11 @@ def _hashes() -> dict[str, Callable[[memoryview], Any]]:
 def bench_entry(repeat: int) -> list[dict[str, Any]]:
     from unittest import mock
 
-    from biobench_core.contract._tasks import Example, SplitFeatures
-    from biobench_core.engine import _feature_cache
-    from biobench_core.engine._checksum import array_checksum
+    from _internals import internal
+    from biobench_core import Example, SplitFeatures
+
+    _feature_cache = internal("engine._feature_cache")
+    array_checksum = internal("engine._checksum").array_checksum
 
     features = np.random.default_rng(0).standard_normal((ROWS, WIDTH), dtype=np.float32)
     examples = [Example(f"e{i}", i % 10) for i in range(ROWS)]

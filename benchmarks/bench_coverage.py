@@ -38,9 +38,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from biobench_core.results import _intervals as intervals  # noqa: E402
-from biobench_core.results._leaderboard import interval  # noqa: E402
-from biobench_core.results._stats import percentile_interval, wilson_interval  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _internals import internal  # noqa: E402
+
+intervals = internal("results._intervals")
+interval = internal("results._leaderboard").interval
+percentile_interval, wilson_interval = internal("results._stats").percentile_interval, internal(
+    "results._stats").wilson_interval
 
 PRIORS = np.array([0.4, 0.3, 0.2, 0.1])
 C = PRIORS.size

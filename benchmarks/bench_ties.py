@@ -31,8 +31,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from biobench_core.results import _stats as stats  # noqa: E402
-from biobench_core.results import _ties as ties  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _internals import internal  # noqa: E402
+
+stats = internal("results._stats")
+ties = internal("results._ties")
 
 KS = (2, 5, 10, 20)
 NS = (50, 500)
