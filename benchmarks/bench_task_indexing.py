@@ -216,11 +216,33 @@ def gen_ecdysis(root: Path, n: int) -> list[Path]:
     return [path]
 
 
+def gen_imagenet1k(root: Path, n: int) -> list[Path]:
+    """The ILSVRC2012 files as unpacked: ``train/<wnid>/<wnid>_<n>.JPEG``, a flat ``val/`` and the devkit's ground
+    truth (one ILSVRC2012_ID per validation image); a fifth of the images are validation images."""
+    from biobench_tasks.imagenet1k import DEVKIT_DATA, GROUND_TRUTH, imagenet_classes
+
+    classes = imagenet_classes()
+    rows, truth = [], []
+    for i in range(n):
+        c = i % len(classes.wnids)
+        if i % 5 == 4:
+            rel = f"val/ILSVRC2012_val_{len(truth) + 1:08d}.JPEG"
+            truth.append(f"{classes.ilsvrc_ids[c]}\n")
+        else:
+            rel = f"train/{classes.wnids[c]}/{classes.wnids[c]}_{i}.JPEG"
+        _touch(root / rel)
+        rows.append((rel, classes.wnids[c], rel.split("/", 1)[0]))
+    (root / DEVKIT_DATA).mkdir(parents=True)
+    (root / DEVKIT_DATA / GROUND_TRUTH).write_text("".join(truth))
+    return _listing(root, rows)
+
+
 GENERATORS: dict[str, Callable[[Path, int], list[Path]]] = {
     "tasks/newt": gen_newt, "tasks/kabr": gen_kabr, "tasks/herbarium19": gen_herbarium19,
     "tasks/plantnet": gen_plantnet, "tasks/iwildcam": gen_iwildcam, "tasks/fishnet": gen_fishnet,
     "tasks/beluga": gen_beluga, "tasks/fungiclef": gen_fungiclef, "tasks/plankton": gen_plankton,
     "tasks/mammalnet": gen_mammalnet, "tasks/inat21": gen_inat21, "tasks/ecdysis": gen_ecdysis,
+    "tasks/imagenet-1k": gen_imagenet1k,
 }
 
 

@@ -23,6 +23,7 @@ import bench_extraction  # noqa: E402
 import bench_identity  # noqa: E402
 import bench_layers  # noqa: E402
 import bench_leaderboard  # noqa: E402
+import bench_probe_selection  # noqa: E402
 import bench_probes  # noqa: E402
 import bench_scaleout  # noqa: E402
 import bench_task_indexing  # noqa: E402
@@ -59,6 +60,8 @@ def main() -> int:
     print(bench_extraction.to_markdown(extraction), flush=True)
     probes = bench_probes.run(quick=args.quick)
     print(bench_probes.to_markdown(probes), flush=True)
+    selection = bench_probe_selection.run(quick=args.quick)
+    print(bench_probe_selection.to_markdown(selection), flush=True)
     identity = bench_identity.run(quick=args.quick)
     print(bench_identity.to_markdown(identity), flush=True)
     checksum = bench_cache_checksum.run(quick=args.quick)
@@ -85,6 +88,8 @@ def main() -> int:
         "## Extraction: the input pipeline\n\n`python benchmarks/bench_extraction.py` (what is measured: its "
         "docstring).\n\n" + bench_extraction.to_markdown(extraction) + "\n\n"
         "## Probes vs scikit-learn\n\n" + bench_probes.to_markdown(probes) + "\n\n"
+        "## Choosing C on the task's metric\n\n`python benchmarks/bench_probe_selection.py` (what is measured: its "
+        "docstring).\n\n" + bench_probe_selection.to_markdown(selection) + "\n\n"
         "## Cache identity\n\n`python benchmarks/bench_identity.py`: the code identity of a backbone's plugin, computed "
         "on every cache lookup (target under 50 ms).\n\n" + bench_identity.to_markdown(identity) + "\n\n"
         "## Feature cache checksum\n\n`python benchmarks/bench_cache_checksum.py` (what is measured: its "
@@ -104,7 +109,8 @@ def main() -> int:
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout if not r["ok"]] + [
+    missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout + selection
+              if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

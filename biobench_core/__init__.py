@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from biobench_core import _moved
 from biobench_core.contract._errors import did_you_mean
-from biobench_core.contract._specs import (BackboneSpec, ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec,
-                                           SpecError, TaskSpec)
+from biobench_core.contract._specs import (BackboneOption, BackboneSpec, ExecutorSpec, MetricSpec, OptionError,
+                                           ProbeSpec, ReportFormatSpec, SpecError, TaskSpec)
 from biobench_core.contract.hookspecs import CONTRACT_VERSION, hookimpl
 
 from biobench_core._version import __version__
@@ -118,7 +118,7 @@ _LAZY = {
     "WorkerJob": "biobench_core.scaleout._worker",
 }
 
-__all__ = ["BackboneSpec", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
+__all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
            "hookimpl", "CONTRACT_VERSION", "did_you_mean", "__version__", *_LAZY]
 
 if TYPE_CHECKING:

@@ -91,3 +91,31 @@ def scale_matrix(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     return matrix
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """``read_only(src, dst=None)``: ``src`` on a real read-only bind mount at ``dst`` (default: a new folder),
+    returned; unmounted at teardown. Needs root; skipped, saying why, where mounting is refused."""
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    mounted: list[Path] = []
+
+    def mount(src: Path, dst: Path | None = None) -> Path:
+        dst = dst or tmp_path / f"ro{len(mounted)}"
+        dst.mkdir(parents=True, exist_ok=True)
+        bind = subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True, text=True)
+        if bind.returncode != 0:
+            pytest.skip(f"mount --bind is not permitted here: {bind.stderr.strip()}")
+        mounted.append(dst)
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(dst)], capture_output=True, text=True)
+        if ro.returncode != 0:
+            pytest.skip(f"remount,bind,ro is not permitted here: {ro.stderr.strip()}")
+        assert not os.access(dst, os.W_OK), "the bind mount is still writable"
+        return dst
+
+    try:
+        yield mount
+    finally:
+        for dst in reversed(mounted):
+            subprocess.run(["umount", str(dst)], check=True)

@@ -114,7 +114,7 @@ def test_a_bad_number_names_its_flag(capsys, captured, flag, value, expected):
     ('on_bad_image = "ignore"', "1: on_bad_image = 'ignore': expected one of skip, fail"),
     ('\n# the dtype\ndtyp = "bf16"', "3: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], "),
     ('[[backbone]]\nid = "a/b"\nwieghts = "random"',
-     "3: [[backbone]] 1: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights)"),
+     "3: [[backbone]] 1: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights, options)"),
     ('[[task]]\nid = "tasks/image-folder"\nsetings = { probe = "knn" }',
      "3: [[task]] 1: unknown key 'setings'; did you mean 'settings'? (expected id, data, settings)"),
 ])
@@ -180,7 +180,7 @@ def marker_site(tmp_path, monkeypatch, make_image_folder):
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("probe=logrg", "tasks/image-folder: setting probe='logrg': expected one of knn, linear, logreg, simpleshot, svm; "
+    ("probe=logrg", "tasks/image-folder: setting probe='logrg': expected one of adamw-head, knn, linear, logreg, logreg-saga, simpleshot, svm; "
                     "did you mean 'logreg'?"),
     ("prob=knn", "tasks/image-folder: unknown setting 'prob'; did you mean 'probe'? "
                  "(settings of tasks/image-folder: "),

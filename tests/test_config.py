@@ -87,10 +87,10 @@ id = "tasks/image-folder"
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ('wieghts = "random"', ":9: [[backbone]] 2: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights)"),
-    ('colour = "red"', ":9: [[backbone]] 2: unknown key 'colour' (expected id, weights)"),
+    ('wieghts = "random"', ":9: [[backbone]] 2: unknown key 'wieghts'; did you mean 'weights'? (expected id, weights, options)"),
+    ('colour = "red"', ":9: [[backbone]] 2: unknown key 'colour' (expected id, weights, options)"),
     ('weights = 3', ":9: [[backbone]] 2: weights = 3: expected a string or a non-empty array of strings"),
-    ('dtype = "bf16"', ":9: [[backbone]] 2: unknown key 'dtype' (expected id, weights); run options such as 'dtype' "
+    ('dtype = "bf16"', ":9: [[backbone]] 2: unknown key 'dtype' (expected id, weights, options); run options such as 'dtype' "
                        "go at the top of the file, before the first [[backbone]] or [[task]]"),
 ])
 def test_a_bad_backbone_key_names_its_own_entry_and_line(tmp_path, line, expected):
@@ -101,7 +101,7 @@ def test_a_bad_backbone_key_names_its_own_entry_and_line(tmp_path, line, expecte
     ('[[backbone]]\nid = 3\n', ":2: [[backbone]] 1: id = 3: expected a non-empty string"),
     ('[[backbone]]\nid = ""\n', ":2: [[backbone]] 1: id = '': expected a non-empty string"),
     ('[[backbone]]\nid = "a/b"\n\n[[backbone]]\nweights = "random"\n',
-     ":4: [[backbone]] 2: missing key 'id' (expected id, weights)"),
+     ":4: [[backbone]] 2: missing key 'id' (expected id, weights, options)"),
     ('[backbone]\nid = "a/b"\n', ":1: backbone must be [[backbone]] tables (an array of tables), not a single table"),
     ('backbone = "a/b"\n', ":1: backbone must be [[backbone]] tables (an array of tables), not a string"),
 ])

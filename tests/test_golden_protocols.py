@@ -53,9 +53,12 @@ GOLDEN_EXTRACTION: dict[str, dict[str, object]] = {
 #: probe name -> ProbeSpec.version -> the test predictions, one digit per example.
 GOLDEN_PROBES: dict[str, dict[str, str]] = {
     "simpleshot": {"1": "012112012012012012012012112012"},
-    "logreg": {"1": "012112212012112012012012012212"},
-    "svm": {"1": "012112212012112012012012112212"},
+    # logreg, svm 1 -> 2: C chosen by the task's metric, the mean over folds, ties as GridSearchCV breaks them.
+    "logreg": {"1": "012112212012112012012012012212", "2": "012112212012112012012012012212"},
+    "svm": {"1": "012112212012112012012012112212", "2": "012112012012112012012012012212"},
     "knn": {"1": "012112212022012012022012012212"},
+    "adamw-head": {"1": "012112212000110012012010212012"},
+    "logreg-saga": {"1": "012112012012012012012012012012"},
 }
 
 #: metric name -> MetricSpec.version -> (value, bootstrap replicate values or None), rounded to 12 decimals.
@@ -64,6 +67,8 @@ GOLDEN_METRICS: dict[str, dict[str, tuple[float, list[float] | None]]] = {
     "accuracy": {"1": (0.8, [0.85, 0.7, 0.975])},
     "balanced-accuracy": {"1": (0.786300505051, [0.855769230769, 0.678599178599, 0.977272727273])},
     "macro-f1": {"2": (0.656047873695, [0.691024531025, 0.573351648352, 0.978835978836])},
+    # Unbound (no class count): every id 0..4 of these inputs occurs, so the same as macro-f1's union here.
+    "macro-f1-all": {"1": (0.656047873695, [0.691024531025, 0.573351648352, 0.978835978836])},
     "mean": {"1": (0.480467654137, None)},
 }
 

@@ -59,7 +59,7 @@ def test_registry_names_and_alias():
 
 
 def test_unknown_probe_lists_valid_names():
-    with pytest.raises(ValueError, match="valid names: knn, linear, logreg, simpleshot, svm"):
+    with pytest.raises(ValueError, match="valid names: adamw-head, knn, linear, logreg, logreg-saga, simpleshot, svm"):
         make_probe("ridge")
 
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from biobench_core.results._store import ExperimentKey, ExperimentRecord, ResultsStore
 
@@ -29,34 +26,6 @@ def _store(folder: Path, *backbones: str, wal: bool = True) -> Path:
         for backbone in backbones:
             store.save(_record(backbone))
     return folder
-
-
-@pytest.fixture
-def read_only(tmp_path):
-    """``read_only(src, dst=None)``: ``src`` mounted read-only at ``dst`` (default: a new folder), returned;
-    unmounted at teardown."""
-    if os.geteuid() != 0:
-        pytest.skip("a read-only bind mount needs root")
-    mounted: list[Path] = []
-
-    def mount(src: Path, dst: Path | None = None) -> Path:
-        dst = dst or tmp_path / f"ro{len(mounted)}"
-        dst.mkdir(parents=True, exist_ok=True)
-        bind = subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True, text=True)
-        if bind.returncode != 0:
-            pytest.skip(f"mount --bind is not permitted here: {bind.stderr.strip()}")
-        mounted.append(dst)
-        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(dst)], capture_output=True, text=True)
-        if ro.returncode != 0:
-            pytest.skip(f"remount,bind,ro is not permitted here: {ro.stderr.strip()}")
-        assert not os.access(dst, os.W_OK), "the bind mount is still writable"
-        return dst
-
-    try:
-        yield mount
-    finally:
-        for dst in reversed(mounted):
-            subprocess.run(["umount", str(dst)], check=True)
 
 
 def test_report_status_and_plan_read_a_store_on_a_read_only_mount(tmp_path, read_only, run_cli):

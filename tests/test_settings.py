@@ -27,10 +27,10 @@ class NoProbe(Shapes):
 
 
 def test_declared_settings_merge_along_the_class_hierarchy():
-    base = {"probe", "n_train", "seed"}
+    base = {"probe", "n_train", "seed", "class_weight"}  # class_weight: issue 19, a probe setting every task accepts
     assert set(Task.accepted_settings()) == base
     assert set(Shapes.accepted_settings()) == base | {"subset", "colour"}
-    assert set(NoProbe.accepted_settings()) == {"n_train", "seed", "subset", "colour"}
+    assert set(NoProbe.accepted_settings()) == {"n_train", "seed", "class_weight", "subset", "colour"}
     task = Shapes(SPEC, settings={"subset": "3", "colour": "teal", "probe": "knn"})
     assert task.settings == {"subset": "3", "colour": "teal", "probe": "knn"}
     assert task.probe == "knn"
@@ -49,15 +49,16 @@ def test_an_unknown_setting_is_refused_with_did_you_mean_and_the_valid_names():
         NoProbe(SPEC, settings={"probe": "knn"})
 
 
-def test_the_base_task_accepts_only_probe_n_train_and_seed():
-    with pytest.raises(SettingsError, match=r"unknown setting 'subset' \(settings of toy/shapes: n_train, probe, seed\)"):
+def test_the_base_task_accepts_only_probe_n_train_seed_and_class_weight():
+    with pytest.raises(SettingsError, match=r"unknown setting 'subset' \(settings of toy/shapes: class_weight, n_train, "
+                                            r"probe, seed\)"):
         Task(SPEC, settings={"subset": "5"})
 
 
 @pytest.mark.parametrize(("settings", "expected"), [
     ({"subset": "0"}, "subset='0': expected an integer >= 1"),
     ({"subset": "ten"}, "subset='ten': expected an integer >= 1"),
-    ({"probe": "logrg"}, "probe='logrg': expected one of knn, linear, logreg, simpleshot, svm; "
+    ({"probe": "logrg"}, "probe='logrg': expected one of adamw-head, knn, linear, logreg, logreg-saga, simpleshot, svm; "
                          "did you mean 'logreg'?"),
 ])
 def test_a_bad_value_names_the_setting_and_what_is_expected(settings, expected):
@@ -156,7 +157,7 @@ def test_check_task_checks_the_declared_settings(kit_registry):
 
     report = check_task("kitset/Declared", settings={"subset": "3"}, evaluate=False)
     assert report.ok and _settings_check(report) == [], report.format()
-    assert "settings n_train, probe, seed, subset, an unknown one refused" in report.format()
+    assert "settings class_weight, n_train, probe, seed, subset, an unknown one refused" in report.format()
     swallows = check_task("kitset/Swallows", evaluate=False)
     assert [status for status, _ in _settings_check(swallows)] == ["fail"]
     assert "accepted silently" in _settings_check(swallows)[0][1]

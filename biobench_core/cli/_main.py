@@ -1,4 +1,4 @@
-"""The ``biobench`` command line: list backbones, tasks and plugins; run, plan, status, merge; report.
+"""The ``biobench`` command line: list backbones, tasks and plugins; run, plan, status, merge; report; prune.
 
 Each subcommand's work lives in its own module; this file only parses arguments and turns known errors into
 one-line messages (exit 1 for failures, 2 for bad usage). Listing never imports torch.
@@ -16,6 +16,7 @@ from biobench_core.scaleout._config import OPTION_DEFAULTS as RUN_DEFAULTS
 from biobench_core.scaleout._config import OPTION_MINIMUM as RUN_MINIMUM
 from biobench_core.cli._common import EXIT_FAILURE, EXIT_USAGE, UsageError
 from biobench_core.cli._listing import EXTENSION_KINDS, _list, cmd_plugins
+from biobench_core.cli._prune import cmd_prune
 from biobench_core.cli._report import cmd_report
 from biobench_core.cli._running import _at_least, _gib, cmd_merge, cmd_run, cmd_status
 from biobench_core.contract._errors import debug_enabled, one_line
@@ -160,6 +161,17 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
     p.set_defaults(func=commands["report"])
 
+    p = sub.add_parser("prune", help="list the results newer code or data superseded; --yes deletes them",
+                       description="A stored result is superseded when its report column's newest result came from "
+                                   "other code (an edited task plugin, a new probe or metric version), or when the "
+                                   "same backbone, weights, task and settings were run since on the same test "
+                                   "examples with changed files or labels (see docs/identity.md). The newest result "
+                                   "of anything is never deleted. Without --yes this only lists them (it works on a "
+                                   "read-only store).")
+    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    p.add_argument("--yes", action="store_true", help="delete them, with their predictions, in one transaction")
+    p.set_defaults(func=commands["prune"])
+
     p = sub.add_parser("data", help="each task's data: where it comes from; fetch and check it",
                        description="List each task's data source, size and license; download a task's data "
                                    "(resumable, checksummed, unpacked) and check that every file is there.")
@@ -199,6 +211,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": lambda args: _kit().validate_main(args.name, args.json),
     "install": lambda args: _kit().install_main(args.name, args.pip_args),
     "report": cmd_report,
+    "prune": cmd_prune,
     "data-list": lambda args: _data().list_main(args.patterns, args.json),
     "data-check": lambda args: _data().check_main(args.task, args.folder),
     "data-fetch": lambda args: _data().fetch_main(args.task, args.folder, keep_archives=args.keep_archives,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from biobench_core.contract._errors import did_you_mean
+from biobench_core.contract._options import parse_query, split_options
 from biobench_core.contract._registry import LOAD_ENV, PluginError, PluginRecord, Registry, get_registry
 from biobench_core.contract._specs import BackboneSpec, SpecError, TaskSpec, split_id
 
@@ -190,8 +191,17 @@ def _unknown_message(item_id: str, kind: str, known: list[str], failed: list[str
 
 
 def resolve_backbone(backbone_id: str) -> BackboneSpec:
-    """The spec for ``backbone_id`` (an id, an alias or an unambiguous short name)."""
-    return _resolve(backbone_id, "backbone")
+    """The spec for ``backbone_id`` (an id, an alias or an unambiguous short name), maybe followed by options
+    (``timm/resnet50.a1_in1k?pool=max&img_size=224``): they are checked against the options the spec declares
+    (:class:`~biobench_core.contract._options.OptionError`, one line, for an unknown option or a bad value) and
+    the spec returned has the canonical id (:meth:`BackboneSpec.with_options`)."""
+    base, query = split_options(backbone_id) if isinstance(backbone_id, str) else (backbone_id, None)
+    spec = _resolve(base, "backbone")
+    if query is None:
+        return spec
+    if any(c.isspace() for c in query):
+        raise SpecError(f"malformed backbone id {backbone_id!r}")
+    return spec.with_options(parse_query(query, spec.id))
 
 
 def resolve_task(task_id: str) -> TaskSpec:

@@ -6,15 +6,20 @@ Each lookup returns the spec; its ``load()`` imports the code. An unknown name r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from biobench_core.contract._errors import did_you_mean
 from biobench_core.contract._registry import PluginError, get_registry
-from biobench_core.contract._specs import ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec
+from biobench_core.contract._specs import ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec, SpecError
 
-__all__ = ["UnknownExtensionError", "probe_spec", "metric_spec", "format_spec", "executor_spec", "make_probe",
-           "extension_names", "group_scores"]
+__all__ = ["UnknownExtensionError", "probe_spec", "metric_spec", "metric_for_task", "format_spec", "executor_spec",
+           "make_probe", "probe_options", "extension_names", "group_scores"]
+
+#: ``NAME[N]``: a metric over every declared class, with the task's class count ``N`` bound in.
+_BOUND_METRIC = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<n>[1-9][0-9]*)\]$")
 
 
 class UnknownExtensionError(LookupError):
@@ -56,13 +61,32 @@ def probe_spec(name: str) -> ProbeSpec:
 
 def metric_spec(name: str) -> MetricSpec:
     """The metric ``name``; a ``"module:function"`` name (the old form) becomes a spec around that function,
-    whose ``replicates`` attribute, if any, is its vectorised form."""
+    whose ``replicates`` attribute, if any, is its vectorised form. ``NAME[N]`` is the spec of a metric over every
+    declared class (``takes_n_classes``) with ``n_classes = N`` bound (see :func:`metric_for_task`)."""
+    bound = _BOUND_METRIC.match(name)
+    if bound:
+        spec = metric_spec(bound["name"])
+        if not spec.takes_n_classes:
+            raise SpecError(f"metric {spec.name!r} takes no class count: name it without [{bound['n']}]")
+        return dataclasses.replace(spec, n_classes=int(bound["n"]))
     if ":" in name:
         registered = [spec for spec in get_registry().metrics.listed() if spec.factory == name]
         if registered:  # a result stored before its metric was a plugin: the registered spec, replicates and all
             return registered[0]
         return MetricSpec(name=_legacy_name(name), factory=name, replicates=None)
     return _lookup("metrics", name)
+
+
+def metric_for_task(name: str, n_classes: Callable[[], int]) -> str:
+    """The name a task is scored under: ``name``, or ``NAME[N]`` for a metric that averages over every class the
+    task declares (``n_classes()`` is asked only then)."""
+    try:
+        takes = not _BOUND_METRIC.match(name) and metric_spec(name).takes_n_classes
+    except (UnknownExtensionError, SpecError):  # refused, with a "did you mean", where the name is validated
+        return name
+    if not takes:
+        return name
+    return f"{name}[{int(n_classes())}]"
 
 
 def _legacy_name(reference: str) -> str:
@@ -84,6 +108,23 @@ def make_probe(name: str, device: str = "cpu", **options: Any) -> Any:
     except UnknownExtensionError as exc:
         raise ValueError(str(exc)) from None
     return spec.load()(device=device, **options)
+
+
+def probe_options(name: str) -> frozenset[str]:
+    """The options probe ``name``'s constructor names (besides ``device`` and ``seed``); imports the probe's code.
+
+    How a task knows what it may pass: ``scoring`` (its metric, for a probe that searches hyper-parameters) and
+    ``class_weight`` only to a probe that takes them by name.
+    """
+    import inspect
+
+    try:
+        spec = probe_spec(name)
+    except UnknownExtensionError as exc:
+        raise ValueError(str(exc)) from None
+    parameters = inspect.signature(spec.load()).parameters.values()
+    named = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return frozenset(named - {"self", "device", "seed"})
 
 
 def group_scores(metric: str, groups: Sequence[str | None], y_true: Any, y_pred: Any, scores: Any = None,

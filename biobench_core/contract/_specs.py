@@ -8,15 +8,23 @@ imports only when that backbone or task is actually used.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-__all__ = ["BackboneSpec", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
-           "split_id", "import_attr"]
+from biobench_core.contract._errors import did_you_mean
+from biobench_core.contract._options import (OPTION_TYPES, OptionError, canonical_query, choose, split_options, text,
+                                             typed)
+
+__all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec",
+           "ExecutorSpec", "SpecError", "split_id", "import_attr"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/\S+$")
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_OPTION_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class SpecError(ValueError):
@@ -73,6 +81,95 @@ class _Spec:
 
 
 @dataclasses.dataclass(frozen=True)
+class BackboneOption:
+    """One option a backbone accepts.
+
+    Example::
+
+        BackboneOption("pool", str, default="avg", choices=("avg", "max"), description="how the map is pooled")
+        BackboneOption("img_size", int, default=224, minimum=32, description="input side in pixels")
+
+    - ``type``: ``str``, ``int``, ``float`` or ``bool``; a value given as text (``?img_size=224``) is read as it.
+    - ``default``: the value used when the option is not given (``None``: the backbone decides, e.g. the model's
+      own size). Giving an option at its default is the same backbone as not giving it.
+    - ``choices``: the allowed values, or ``None`` for any value of the type (within ``minimum`` and ``maximum``).
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _OPTION_NAME_RE.match(self.name):
+            raise SpecError(f"option name {self.name!r} is not lower-case letters, digits and '_'")
+        if self.type not in OPTION_TYPES:
+            raise SpecError(f"option {self.name}: type must be str, int, float or bool, got {self.type!r}")
+        if self.choices is not None:
+            if not isinstance(self.choices, tuple) or not self.choices:
+                raise SpecError(f"option {self.name}: choices must be a non-empty tuple or None")
+            for choice in self.choices:
+                problem = self._problem(choice)
+                if problem:
+                    raise SpecError(f"option {self.name}: choice {choice!r} {problem}")
+            if len(set(self.choices)) != len(self.choices):
+                raise SpecError(f"option {self.name}: choices repeat a value")
+        if self.default is not None:
+            problem = self._problem(self.default) or (
+                "is not one of its choices" if self.choices is not None and self.default not in self.choices else "")
+            if problem:
+                raise SpecError(f"option {self.name}: default {self.default!r} {problem}")
+
+    def _problem(self, value: Any) -> str:
+        """Why ``value`` (already of Python type) is no value of this option's type and range; ``""`` when fine."""
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not self.type or (self.type is float and not math.isfinite(value)):
+            return f"is not {OPTION_TYPES[self.type]}"
+        if self.minimum is not None and value < self.minimum:
+            return f"is below {text(self.minimum)}"
+        if self.maximum is not None and value > self.maximum:
+            return f"is above {text(self.maximum)}"
+        return ""
+
+    def expected(self) -> str:
+        """What a good value is, for an error: ``one of avg, max`` or ``an integer >= 32``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(text(c) for c in self.choices)
+        bounds = [f">= {text(self.minimum)}" if self.minimum is not None else "",
+                  f"<= {text(self.maximum)}" if self.maximum is not None else ""]
+        return " ".join([OPTION_TYPES[self.type], *[b for b in bounds if b]])
+
+    def read(self, value: Any, backbone_id: str) -> Any:
+        """``value`` (text from an id, or a TOML value) as this option's type; :class:`OptionError` naming
+        ``backbone_id`` and the option when it is not a good value."""
+        read = typed(value, self.type)
+        where = f"{backbone_id}: option {self.name}={value if isinstance(value, str) else text(value)}"
+        if read is None:
+            raise OptionError(f"{where}: expected {self.expected()}")
+        if self.choices is not None and read not in self.choices:
+            raise OptionError(f"{where}: expected {self.expected()}"
+                              + did_you_mean(text(read), [text(c) for c in self.choices]))
+        if self._problem(read):
+            raise OptionError(f"{where}: expected {self.expected()}")
+        return read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type.__name__, "default": self.default,
+                "choices": None if self.choices is None else list(self.choices), "minimum": self.minimum,
+                "maximum": self.maximum, "description": self.description}
+
+
+@functools.lru_cache(maxsize=256)
+def _option_dicts(options: tuple[BackboneOption, ...]) -> tuple[dict[str, Any], ...]:
+    """Options as dicts, once per distinct tuple: thousands of listed specs share a few (``--json`` stays fast)."""
+    return tuple(option.to_dict() for option in options)
+
+
+@dataclasses.dataclass(frozen=True)
 class BackboneSpec(_Spec):
     """A frozen vision backbone that a plugin can build.
 
@@ -89,11 +186,67 @@ class BackboneSpec(_Spec):
     The factory is called as ``factory(spec, weights)`` and returns a ``VisionBackbone``. ``weights`` is
     ``None`` (the spec's own pretrained weights), ``"random"``, a local file path, or anything else the plugin
     documents.
+
+    ``options`` declares what a user may choose (:class:`~biobench_core.contract._options.BackboneOption`): given
+    as ``<id>?pool=max&img_size=224`` or ``options = {...}`` in a config, checked by :meth:`with_options`. The
+    spec the factory receives then has ``id`` = the listed id plus the canonical query of the values that differ
+    from their defaults (the backbone's identity in results, the feature cache and the report), ``base_id`` the
+    listed id, ``name`` the listed name, and :meth:`option` the value of each option.
     """
 
     embed_dim: int | None = None
     input_size: int | None = None
     weights_source: str | None = None
+    options: tuple[BackboneOption, ...] = ()
+    #: The options chosen at a value other than their default, sorted by name (set by :meth:`with_options`).
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.options, tuple) or not all(isinstance(o, BackboneOption) for o in self.options):
+            raise SpecError(f"{self.id}: options must be a tuple of BackboneOption")
+        names = [o.name for o in self.options]
+        if len(set(names)) != len(names):
+            raise SpecError(f"{self.id}: options declare a name twice")
+        if self.id != self.base_id + canonical_query(self.values):  # a listed id never carries a query
+            raise SpecError(f"{self.id}: an id holds options ('?') only as BackboneSpec.with_options writes them")
+
+    @property
+    def base_id(self) -> str:
+        """The id as listed, without the options: ``timm/resnet50.a1_in1k`` for ``timm/resnet50.a1_in1k?pool=max``."""
+        return split_options(self.id)[0]
+
+    @property
+    def name(self) -> str:
+        return split_id(self.base_id)[1]
+
+    def option(self, name: str) -> Any:
+        """The value of option ``name``: the one chosen, else its declared default."""
+        chosen = dict(self.values)
+        if name in chosen:
+            return chosen[name]
+        for declared in self.options:
+            if declared.name == name:
+                return declared.default
+        raise KeyError(f"{self.base_id} declares no option {name!r}")
+
+    def with_options(self, given: Mapping[str, Any]) -> BackboneSpec:
+        """This backbone with the options ``given`` (text from an id, or TOML values), checked against the
+        declared ones; its ``id`` gains their canonical query. Raises :class:`OptionError` (one line naming the
+        backbone and the option) for an unknown option or a bad value."""
+        chosen = choose(self.options, {**dict(self.values), **dict(given)}, self.base_id)
+        return dataclasses.replace(self, id=self.base_id + canonical_query(chosen), values=chosen,
+                                   aliases=() if chosen else self.aliases)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain data; ``options`` and ``values`` only where the spec declares or has chosen some."""
+        out = super().to_dict()
+        del out["options"], out["values"]
+        if self.options:
+            out["options"] = list(_option_dicts(self.options))
+        if self.values:
+            out["values"] = dict(self.values)
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,6 +365,13 @@ class MetricSpec(_NamedSpec):
       examples.
     - ``higher_is_better``: how the leaderboard ranks it.
     - ``version``: bump when a change alters the metric's value; results are keyed by it.
+    - ``takes_n_classes``: the metric averages over every class the task declares, which no sample of predictions
+      shows (a class absent from the truth and the predictions still counts, as 0). Its function and replicates
+      take that count as a keyword ``n_classes`` (``None``: one more than the largest label or prediction seen).
+      A task naming it is scored under the name with its class count bound in, ``NAME[N]``
+      (``macro-f1-all[182]``): the name stored with each result, so the count is part of the result's identity
+      and of its leaderboard column. ``metric_spec("NAME[N]")`` is this spec with ``n_classes = N``, whose
+      :meth:`load` and :meth:`load_replicates` pass it.
     """
 
     replicates: str | None = None
@@ -219,6 +379,8 @@ class MetricSpec(_NamedSpec):
     decomposes: bool = False
     higher_is_better: bool = True
     version: str = "1"
+    takes_n_classes: bool = False
+    n_classes: int | None = None  # bound by a name NAME[N]; never set in a plugin's own spec
     kind: ClassVar[str] = "metric"
 
     def __post_init__(self) -> None:
@@ -228,10 +390,25 @@ class MetricSpec(_NamedSpec):
         if self.replicates is not None and (not isinstance(self.replicates, str)
                                             or not _FACTORY_RE.match(self.replicates)):
             raise SpecError(f"metric {self.name}: replicates must be a 'module:attr' string, got {self.replicates!r}")
+        if self.n_classes is not None and (not self.takes_n_classes or isinstance(self.n_classes, bool)
+                                           or not isinstance(self.n_classes, int) or self.n_classes < 1):
+            raise SpecError(f"metric {self.name}: n_classes {self.n_classes!r} needs takes_n_classes=True and a "
+                            f"count >= 1")
+
+    def load(self) -> Any:
+        """The metric's function; with a bound class count, the function with ``n_classes`` passed."""
+        return self._bound(super().load())
 
     def load_replicates(self) -> Any:
-        """The vectorised replicates function, or ``None``."""
-        return None if self.replicates is None else import_attr(self.replicates)
+        """The vectorised replicates function (with a bound class count passed), or ``None``."""
+        return None if self.replicates is None else self._bound(import_attr(self.replicates))
+
+    def _bound(self, function: Any) -> Any:
+        if self.n_classes is None:
+            return function
+        import functools
+
+        return functools.partial(function, n_classes=self.n_classes)
 
 
 @dataclasses.dataclass(frozen=True)

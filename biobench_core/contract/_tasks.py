@@ -8,7 +8,8 @@ A video task returns a list of frames from :meth:`Task.load`; the core encodes e
 (:attr:`Task.frame_pooling`: mean or max over frames) into one feature vector per example.
 
 Every task accepts ``--set n_train=N`` (a seeded, class-balanced subsample of the training split, nested:
-``n_train=100`` is contained in ``n_train=200``) and ``--set seed=S`` (default 0), besides ``probe``.
+``n_train=100`` is contained in ``n_train=200``), ``--set seed=S`` (default 0) and ``--set class_weight=balanced``
+(class-balanced weights in the probe's fit, for a probe that has class weights), besides ``probe``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def _check_probe(value: str) -> None:
     names = extension_names("probes")
     if value not in names:
         raise ValueError(f"expected one of {', '.join(names)}{did_you_mean(value, names)}")
+
+
+def _check_class_weight(value: str) -> None:
+    if value != "balanced":
+        raise ValueError("expected balanced (leave the setting out for unweighted classes)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +210,8 @@ class Task:
         "probe": Setting("the probe fitted on the features, instead of the spec's protocol", check=_check_probe),
         "n_train": Setting("train on a seeded, class-balanced subsample of N training examples", check=positive_int),
         "seed": Setting("the seed of every random choice the task makes (default 0)", check=non_negative_int),
+        "class_weight": Setting("balanced: weight each training example by n / (n_classes x its class's count) in "
+                                "the probe's fit (probes with class weights: logreg, svm)", check=_check_class_weight),
     }
     needs_patches: bool = False
     #: How a video example's frame features become one vector: ``"mean"`` or ``"max"`` over its frames.
@@ -224,6 +232,7 @@ class Task:
         self.probe = self.settings.get("probe", spec.protocol)
         self.metric = spec.metric
         self.seed = int(self.settings.get("seed", 0))
+        self._check_probe_takes_settings()
         if self.frame_pooling not in FRAME_POOLING:
             raise TypeError(f"{type(self).__name__}.frame_pooling must be one of {FRAME_POOLING}")
         if spec.needs_data:
@@ -283,6 +292,29 @@ class Task:
     def class_names(self) -> list[str] | None:
         return None
 
+    @property
+    def n_classes(self) -> int:
+        """How many classes the task declares (labels are 0..n_classes-1): its :attr:`class_names`, or else one
+        more than the largest label of its train and test examples. What a metric over every declared class
+        (``macro-f1-all``) averages over; a task whose data declares classes it has no example of overrides it."""
+        names = self.class_names
+        if names:
+            return len(names)
+        return 1 + max((int(ex.label) for split in ("train", "test") for ex in self.examples(split)), default=0)
+
+    @property
+    def metric(self) -> str:
+        """The metric the task is scored by: the spec's (or what was assigned), with the task's :attr:`n_classes`
+        bound in for a metric over every declared class (``macro-f1-all`` -> ``macro-f1-all[182]``), the name its
+        results are stored under."""
+        from biobench_core.contract._extensions import metric_for_task
+
+        return metric_for_task(self._metric, lambda: self.n_classes)
+
+    @metric.setter
+    def metric(self, name: str) -> None:
+        self._metric = name
+
     def stratum(self, example: Example) -> object:
         """What ``n_train`` balances over: the label; a task of many binary sub-tasks returns (sub-task, label)."""
         return example.label
@@ -327,6 +359,38 @@ class Task:
         """
         return len(self.examples("train"))
 
+    def _check_probe_takes_settings(self) -> None:
+        """Refuse ``class_weight`` for a probe that has no class weights (simpleshot, knn): one line, before any
+        work, instead of a setting the probe would ignore or a failure after extraction."""
+        from biobench_core.contract._extensions import probe_options
+
+        if "class_weight" not in self.settings:
+            return
+        try:
+            options = probe_options(self.probe)
+        except ValueError:  # an unknown probe: refused where the probe is checked, with its own line
+            return
+        if "class_weight" not in options:
+            raise SettingsError(f"{self.spec.id}: setting class_weight={self.settings['class_weight']!r}: probe "
+                                f"{self.probe} has no class weights (use a probe that has, e.g. --set probe=logreg)")
+
+    def make_probe(self, device: str = "cpu", **options: Any) -> Any:
+        """A new, unfitted instance of this task's probe, with the task's seed and, where the probe takes them by
+        name, ``scoring`` (the task's metric: a hyper-parameter search scores its folds by it) and the
+        ``class_weight`` setting; ``options`` go to the probe's constructor as well (they win).
+
+        :meth:`evaluate` calls it; a task that overrides ``evaluate`` calls it too, so its probes honour the same
+        settings.
+        """
+        from biobench_core.contract._extensions import make_probe, probe_options
+
+        accepted = probe_options(self.probe)
+        if "scoring" in accepted:
+            options.setdefault("scoring", self.metric)
+        if "class_weight" in self.settings:
+            options.setdefault("class_weight", self.settings["class_weight"])
+        return make_probe(self.probe, device=device, seed=self.seed, **options)
+
     def settings_key(self) -> str:
         """Settings that change results (they key the results store, not the feature cache)."""
         return ",".join(f"{k}={v}" for k, v in sorted({**self.settings, "probe": self.probe}.items()))
@@ -360,9 +424,7 @@ class Task:
         Override for protocols that need more than one probe (e.g. one binary probe per sub-task). Sub-scores
         per example group go to ``Evaluation.splits``.
         """
-        from biobench_core.contract._extensions import make_probe
-
-        probe = make_probe(self.probe, device=device, seed=self.seed)
+        probe = self.make_probe(device)
         probe.fit(train.features, train.labels)
         pred = np.asarray(probe.predict(test.features))
         y_test = test.labels

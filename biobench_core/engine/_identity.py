@@ -25,6 +25,10 @@ result code               the backbone's and the task's plugin code; the extract
                           A stored result whose code differs is redone in its slot, naming what changed
 ========================  ==========================================================================================
 
+*Backbone id*: the id with its options in canonical form (``timm/x?img_size=224&pool=max``: those at a value
+other than their default, sorted; :meth:`~biobench_core.contract._specs.BackboneSpec.with_options`), so every key
+tells two choices apart and a backbone given no option keeps the keys it had before options existed.
+
 *Plugin code* (:func:`plugin_identity`): the distribution's name and version, the sizes and modification times
 of every file of its packages (an editable install, whose version never changes, is fingerprinted by its files),
 and the versions of torch and of every library it requires.
@@ -267,8 +271,8 @@ def probe_protocol(name: str) -> dict[str, Any]:
 
 
 def metric_protocol(name: str) -> dict[str, Any]:
-    """The identity of metric ``name``: its name, version, factory and inputs; a built-in's file on an editable
-    core, or the code of a third-party metric (a plugin's, or the module of an old ``"module:function"`` name)."""
+    """The identity of metric ``name``: its name, version, factory and inputs (and the class count bound in a
+    ``NAME[N]``); a built-in's file on an editable core, or the code of a third-party metric (a plugin's, or the module of an old ``"module:function"`` name)."""
     from biobench_core.contract._extensions import metric_spec
     from biobench_core.contract._registry import get_registry
 
@@ -278,6 +282,8 @@ def metric_protocol(name: str) -> dict[str, Any]:
     modules = tuple(m.partition(":")[0] for m in (spec.factory, spec.replicates) if m)
     out: dict[str, Any] = {"metric": spec.name, "version": spec.version, "factory": spec.factory,
                            "replicates": spec.replicates, "needs": spec.needs}
+    if spec.n_classes is not None:  # NAME[N]: the task's class count the metric averages over
+        out["n_classes"] = spec.n_classes
     if owner is not None and owner is registry.builtin:
         out["files"] = _stamps(METRIC_FILES)
     else:

@@ -69,7 +69,9 @@ def _column_caption(board: Leaderboard, column: Column) -> str:
     metric = (f"the {column.computed} per-example score, not {column.metric} (see the note)" if column.computed
               else column.metric)
     return (f"  {column.label}: {metric}, {column.interval} interval"
-            + (f" ({board.n_resamples} resamples)" if PERCENTILE in column.interval else ""))
+            + (f" ({board.n_resamples} resamples)" if PERCENTILE in column.interval else "")
+            + (f"; {column.metric_description}"
+               if column.metric_description and not column.computed else ""))
 
 
 def _notes(board: Leaderboard) -> str:

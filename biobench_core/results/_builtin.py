@@ -1,7 +1,9 @@
 """The core's built-in metrics, registered through the ``biobench_metrics`` hook like any plugin's.
 
 Their functions live in :mod:`biobench_core.results._metrics`, which also computes their bootstrap replicates from
-per-class counts (``macro-f1``, ``balanced-accuracy``) or per-example values (``accuracy``, ``mean``).
+per-class counts (``macro-f1``, ``macro-f1-all``, ``balanced-accuracy``) or per-example values (``accuracy``,
+``mean``). Each description names the metric's convention: the report prints it in each column's caption. In every
+class-averaged metric an unscored example (prediction -1) is a miss for its true class, not a class of its own.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ def biobench_metrics() -> Iterator[MetricSpec]:
     # version 2: an unscored example (-1) is a miss for its true class, no longer a predicted class of its own
     yield MetricSpec(name="macro-f1", factory=f"{_METRICS}:macro_f1", replicates=f"{_METRICS}:macro_f1_replicates",
                      version="2",
-                     description="mean F1 over the classes in y_true or y_pred, an absent class' F1 being 0; an "
-                                 "unscored example (-1) is a miss, not a class (sklearn's f1_score(average='macro', "
-                                 "labels=those classes))")
+                     description="macro-F1 over the classes in the truth or the predictions (scikit-learn's default)")
+    yield MetricSpec(name="macro-f1-all", factory=f"{_METRICS}:macro_f1_all",
+                     replicates=f"{_METRICS}:macro_f1_all_replicates", takes_n_classes=True,
+                     description="macro-F1 over every class the task declares, an absent class scoring 0 "
+                                 "(BioBench's)")
     yield MetricSpec(name="mean", factory=f"{_METRICS}:mean_score", needs="scores", decomposes=True,
                      description="mean of the task's own per-example scores")

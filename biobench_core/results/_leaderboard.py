@@ -6,6 +6,9 @@ different settings (probe, task settings such as ``subset``, ``limit``) or from 
 and results from an older biobench that recorded no data identity get columns of their own. When a task has
 several columns each is labelled with what differs, and a note says why they are separate. A task marked as prior
 work (``TaskSpec.prior_work``, recorded with each result) is shown but kept out of the benchmark mean, with a note.
+A column whose rows come from different code of its task's plugin, probe or metric (some rows re-run after an
+edit) gets a note naming which rows come from which code (:mod:`biobench_core.results._superseded`; ``biobench
+prune`` deletes the older ones).
 
 Each score is the task's metric (:mod:`biobench_core.results._metrics`) recomputed from the stored per-example predictions.
 Each column draws one set of bootstrap replicates (:func:`biobench_core.results._stats.resample_index`) and every row in it
@@ -40,7 +43,8 @@ from biobench_core.contract._tasks import as_predictions
 from biobench_core.results import _intervals as intervals
 from biobench_core.results import _stats as stats
 from biobench_core.results import _ties as ties
-from biobench_core.results._metrics import (METRIC_NAMES, is_proportion, metric_score, prepare,
+from biobench_core.results._superseded import mixed_code_note
+from biobench_core.results._metrics import (METRIC_NAMES, is_proportion, metric_description, metric_score, prepare,
                                             replicates_from_weights, validate_metric_name)
 
 __all__ = ["Leaderboard", "Cell", "Column", "build_leaderboard", "cell_interval", "interval", "column_statistics",
@@ -262,6 +266,7 @@ class Column:
     n_examples: int = 0
     n_rows: int = 0
     computed: str = ""  # the metric actually computed, when not ``metric`` (the mean score, when it cannot load)
+    metric_description: str = ""  # what ``metric`` computes, its convention named (its spec's description)
     failure: str = ""  # why the column shows no score: its metric raised (what, where); "" when it did not
 
     @property
@@ -574,9 +579,13 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
         results = [r for r in latest.values() if r.column_key == key]
         column = Column(labels[key], key[0], {k: v for k, v in key[1]}, key[2], key[3],
                         prior_work=any(not getattr(r.record, "in_benchmark_mean", True) for r in results))
+        column.metric_description = metric_description(column.metric)
         columns.append(column)
         if column.older:
             notes.append(f"{column.label}: {OLDER_NOTE}")
+        mixed = mixed_code_note(column.label, [(_row_name(r.row), r.record) for r in results])
+        if mixed:  # an edited task plugin (or probe, metric) re-run for some rows only
+            notes.append(mixed)
         unloadable = _unloadable(column.metric)
         if unloadable is not None:  # a task's own metric that cannot be imported here
             notes.append(f"{column.label}: metric {column.metric!r} cannot be computed here "

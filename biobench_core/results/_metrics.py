@@ -4,24 +4,36 @@ A task names its metric in its spec (``TaskSpec.metric``); every score biobench 
 bootstrap replicate alike, is that metric recomputed from the stored ``y_true``/``y_pred`` of the examples.
 Metrics are plugins: a :class:`~biobench_core.MetricSpec` from the ``biobench_metrics`` hook names the function,
 its optional vectorised ``replicates`` and what it needs. The built-in ones (:mod:`biobench_core.results._builtin`;
-the conventions of ``sklearn.metrics``, checked against it in the tests):
+each checked against ``sklearn.metrics`` in the tests):
 
 ``accuracy``
     Fraction of examples with ``y_pred == y_true``.
 ``balanced-accuracy``
     Mean recall over the classes present in that sample's ``y_true`` (``balanced_accuracy_score``).
 ``macro-f1``
-    Mean F1 over the classes present in that sample's ``y_true`` or ``y_pred``, an absent class' F1 being 0
-    (``f1_score(average="macro")`` with ``labels=None, zero_division=0``).
+    Mean F1 over the classes present in that sample's ``y_true`` or ``y_pred`` (scikit-learn's default,
+    ``f1_score(average="macro", zero_division=0)``).
+``macro-f1-all``
+    Mean F1 over every class the task declares, a class absent from the truth and the predictions scoring 0
+    (upstream BioBench's convention; ``f1_score(average="macro", labels=range(n_classes), zero_division=0)``). A
+    task is scored under ``macro-f1-all[N]``, its class count bound in (``MetricSpec.takes_n_classes``); without a
+    count, every id from 0 to the largest label or prediction of the sample, which is upstream's literal rule and
+    the same whenever the largest declared class occurs in the truth or the predictions.
 ``mean``
     Mean of the task's own per-example scores: how a task supplies a per-example cost, a mean over traits, or
     any score that is already per example.
 
-Labels are arbitrary integers. ``y_pred == -1`` marks an example the backbone could not score: it never equals a
-true label (true labels are never -1), so it is wrong for every metric. The class-averaged metrics count it as a
-miss for its true class and as no class's prediction: -1 is not a class (scikit-learn's ``f1_score`` with
-``labels=`` the classes of ``y_true`` and the scored ``y_pred``). Counting -1 as a class of its own, as
-scikit-learn does by default, made one unreadable image in 1,000 cost macro-F1 about 0.07 (``macro-f1`` version 2).
+Macro-F1 has a third convention, WILDS's: the classes present in ``y_true`` only (``macro-f1-present``, offered by
+the ``biobench-tasks`` plugin for iWildCam). The three agree when every class is in the truth and every
+prediction is one of them; they part where a split lacks classes: 100 of 182 classes present, each scored about
+0.70, is 0.70 under the union and 0.385 over all 182.
+
+Labels are arbitrary integers (class indices ``0..N-1`` for ``macro-f1-all``). ``y_pred == -1`` marks an example the
+backbone could not score: it never equals a true label (true labels are never -1), so it is wrong for every metric. The
+class-averaged metrics count it as a miss for its true class and as no class's prediction: -1 is not a class
+(scikit-learn's ``f1_score`` with ``labels=`` the classes of ``y_true`` and the scored ``y_pred``). Counting -1 as a
+class of its own, as scikit-learn does by default, made one unreadable image in 1,000 cost macro-F1 about 0.07
+(``macro-f1`` version 2).
 
 A metric's function is pure, ``function(y_true, y_pred) -> float`` over 1-D integer arrays, and must not depend on
 the examples' order. Its vectorised form ``replicates(y_true, y_pred, weights)`` gets ``weights[r, i]``, the times
@@ -49,9 +61,11 @@ if TYPE_CHECKING:
 
 __all__ = ["METRIC_NAMES", "validate_metric_name", "metric_score", "group_scores", "is_proportion", "metric_replicates",
            "Prepared", "prepare", "replicates_from_weights", "weights_from_index", "higher_is_better",
-           "accuracy", "balanced_accuracy", "macro_f1", "mean_score", "class_counts", "f1_from_counts",
-           "accuracy_replicates", "balanced_accuracy_replicates", "macro_f1_replicates"]
+           "metric_description", "accuracy", "balanced_accuracy", "macro_f1", "macro_f1_all", "mean_score",
+           "class_counts", "f1_from_counts", "accuracy_replicates", "balanced_accuracy_replicates",
+           "macro_f1_replicates", "macro_f1_all_replicates"]
 
+#: The built-ins of labels alone, whose failure is a bug (``macro-f1-all`` also reads the task's class count).
 METRIC_NAMES: tuple[str, ...] = ("accuracy", "balanced-accuracy", "macro-f1", "mean")
 NO_PREDICTION = -1
 
@@ -161,9 +175,13 @@ def class_counts(y_true: Any, y_pred: Any, weights: Any) -> tuple[np.ndarray, np
     A prediction of -1 (an example the backbone could not score) is a miss for its true class and no class's
     prediction: it adds to ``true`` only, and -1 is not a class.
     """
+    return _class_counts(*_arrays(y_true, y_pred), weights)[1:]
+
+
+def _class_counts(t: np.ndarray, p: np.ndarray, weights: Any) -> tuple[np.ndarray, ...]:
+    """:func:`class_counts` after the classes they are counted over (sorted): (classes, tp, pred, true)."""
     import numpy as np
 
-    t, p = _arrays(y_true, y_pred)
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
     scored = p != NO_PREDICTION
     classes, inverse = np.unique(np.concatenate([t, p[scored]]), return_inverse=True)
@@ -174,7 +192,7 @@ def class_counts(y_true: Any, y_pred: Any, weights: Any) -> tuple[np.ndarray, np
     hit = ti == pi
     if k == 0:
         empty = np.zeros((w.shape[0], 0))
-        return empty, empty, empty
+        return classes, empty, empty, empty
     rows = w.shape[0]
     offsets = (np.arange(rows, dtype=np.int64) * k)[:, None]  # one bincount for every replicate at once
 
@@ -185,16 +203,38 @@ def class_counts(y_true: Any, y_pred: Any, weights: Any) -> tuple[np.ndarray, np
     true = per_class(ti, w)
     pred = per_class(pi[scored], w[:, scored])
     tp = per_class(ti[hit], w[:, hit])
-    return tp.astype(np.float64), pred.astype(np.float64), true.astype(np.float64)
+    return classes, tp.astype(np.float64), pred.astype(np.float64), true.astype(np.float64)
 
 
-def f1_from_counts(tp: Any, pred: Any, true: Any) -> np.ndarray:
+def f1_from_counts(tp: Any, pred: Any, true: Any, n_classes: Any = None) -> np.ndarray:
     """Macro F1 per row from per-class counts (rows, classes): the mean, over the classes with a true or a
-    predicted example, of ``2 tp / (true + pred)``; NaN for a row with neither."""
+    predicted example, of ``2 tp / (true + pred)``; NaN for a row with neither.
+
+    With ``n_classes`` (one count, or one per row), the sum of those F1 divided by ``n_classes`` instead: the mean
+    over that many declared classes, each one without a true or a predicted example scoring 0 (the counts' classes
+    must be among them); NaN for a row without a true example.
+    """
     import numpy as np
 
-    return _from_counts("macro-f1", np.asarray(tp, dtype=np.float64), np.asarray(pred, dtype=np.float64),
-                        np.asarray(true, dtype=np.float64))
+    tp, pred, true = (np.asarray(a, dtype=np.float64) for a in (tp, pred, true))
+    if n_classes is None:
+        return _from_counts("macro-f1", tp, pred, true)
+    f1 = np.divide(2 * tp, true + pred, out=np.zeros_like(tp), where=(true + pred) > 0)
+    count = np.broadcast_to(np.asarray(n_classes, dtype=np.float64), (tp.shape[0],))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((true.sum(axis=1) > 0) & (count > 0), f1.sum(axis=1) / np.maximum(count, 1), np.nan)
+
+
+def metric_description(name: str) -> str:
+    """What metric ``name`` computes, its convention named (its spec's ``description``, with the class count of
+    a ``NAME[N]``), for the report's caption of a column; "" when no installed plugin offers it."""
+    try:
+        spec = _spec(name)
+    except ValueError:
+        return ""
+    if spec.n_classes is None:
+        return spec.description
+    return f"{spec.description}; {spec.n_classes:,} classes"
 
 
 def _one(replicates: Callable[..., Any], y_true: Any, y_pred: Any) -> float:
@@ -208,12 +248,41 @@ def macro_f1(y_true: Any, y_pred: Any) -> float:
     return _one(macro_f1_replicates, y_true, y_pred)
 
 
+def macro_f1_all(y_true: Any, y_pred: Any, n_classes: int | None = None) -> float:
+    """Macro-F1 over every class ``0..n_classes-1``, an absent one scoring 0 (``n_classes=None``: one more than the
+    largest label or prediction); see :func:`macro_f1_all_replicates`."""
+    return _one(functools.partial(macro_f1_all_replicates, n_classes=n_classes), y_true, y_pred)
+
+
 def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
     return _one(balanced_accuracy_replicates, y_true, y_pred)
 
 
 def macro_f1_replicates(y_true: Any, y_pred: Any, weights: Any) -> np.ndarray:
     return f1_from_counts(*class_counts(y_true, y_pred, weights))
+
+
+def macro_f1_all_replicates(y_true: Any, y_pred: Any, weights: Any, n_classes: int | None = None) -> np.ndarray:
+    """Macro-F1 over every declared class on each replicate (row of ``weights``): the F1 of the classes drawn in
+    the truth or the predictions, summed, over ``n_classes`` (``f1_score(average="macro",
+    labels=range(n_classes), zero_division=0)``).
+
+    ``n_classes=None`` takes upstream BioBench's literal rule: every id from 0 to the largest label or prediction
+    drawn in that replicate. A label or prediction outside ``0..n_classes-1`` (other than -1, no prediction) is a
+    ``ValueError`` naming it: it is no class the task declares.
+    """
+    import numpy as np
+
+    t, p = _arrays(y_true, y_pred)
+    classes, tp, pred, true = _class_counts(t, p, weights)
+    if classes.size and (classes[0] < 0 or (n_classes is not None and classes[-1] >= n_classes)):
+        bad = int(classes[0] if classes[0] < 0 else classes[-1])
+        declared = "class indices 0, 1, ..." if n_classes is None else f"the {n_classes} classes 0..{n_classes - 1}"
+        raise ValueError(f"macro-f1-all: label or prediction {bad} is not one of {declared}")
+    if n_classes is None:
+        drawn = (true + pred) > 0
+        n_classes = np.where(drawn, classes[None, :] + 1, 0).max(axis=1, initial=0)
+    return f1_from_counts(tp, pred, true, n_classes)
 
 
 def balanced_accuracy_replicates(y_true: Any, y_pred: Any, weights: Any) -> np.ndarray:

@@ -32,7 +32,7 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +229,11 @@ def _with_defaults(row: sqlite3.Row) -> dict[str, Any]:
 class ResultsStore:
     """Read and write experiments under a results folder.
 
-    ``readonly=True`` (what ``report``, ``status``, ``plan`` and ``merge``'s per-job sources use) opens the file
-    without writing anything: no journal-mode switch, no table creation, no upgrade, and, in a folder that cannot
-    be written, no ``-shm`` beside it (see :meth:`_read_only_uri`), so it works on a read-only disk. Opening for
-    writing a store whose folder or file cannot be written is refused in one line naming it.
+    ``readonly=True`` (what ``report``, ``status``, ``plan``, ``prune`` without ``--yes`` and ``merge``'s per-job
+    sources use) opens the file without writing anything: no journal-mode switch, no table creation, no upgrade,
+    and, in a folder that cannot be written, no ``-shm`` beside it (see :meth:`_read_only_uri`), so it works on a
+    read-only disk. Opening for writing a store whose folder or file cannot be written is refused in one line
+    naming it.
     """
 
     def __init__(self, results_dir: str | Path, *, readonly: bool = False, wal: bool = True) -> None:
@@ -296,12 +297,13 @@ class ResultsStore:
     def _refuse_read_only(self) -> None:
         """Refuse, in one line naming the folder, a store that cannot be written (before SQLite's "unable to
         open database file")."""
+        readers = "report, status, plan and prune without --yes read it as it is"
         if not os.access(self.dir, os.W_OK):
             raise StoreError(f"results folder {self.dir} is {_why_read_only(self.dir)}: writing results needs a "
-                             "writable one; pass --results DIR (report, status and plan read it as it is)")
+                             f"writable one; pass --results DIR ({readers})")
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise StoreError(f"results store {self.path} is read-only (no write permission): writing results needs "
-                             "a writable one; pass --results DIR (report, status and plan read it as it is)")
+                             f"a writable one; pass --results DIR ({readers})")
 
     def _refuse_foreign(self, *, reading: bool) -> None:
         """Refuse a SQLite file that is not a biobench store (another program's tables, and no ``experiments``), and,
@@ -505,6 +507,22 @@ class ResultsStore:
             if isinstance(exc, sqlite3.Error):
                 raise _sqlite_error(self.path, exc) from exc
             raise
+
+    def delete(self, select: Callable[[list[ExperimentRecord]], list[ExperimentRecord]]) -> list[ExperimentRecord]:
+        """Delete the experiments ``select`` picks from every stored one, with their predictions, in one transaction,
+        and return them. The store is read inside the transaction, so no other writer changes it between what
+        ``select`` saw and what is deleted (``biobench prune``)."""
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only")
+        where = "backbone=? AND weights=? AND task=? AND settings=? AND data IS ?"
+        with self.transaction():
+            chosen = select(list(self.experiments(include_not_comparable=True)))
+            for record in chosen:
+                key = dataclasses.astuple(record.key)
+                self.db.execute(f"DELETE FROM predictions WHERE experiment_id IN (SELECT id FROM experiments WHERE "
+                                f"{where})", key)
+                self.db.execute(f"DELETE FROM experiments WHERE {where}", key)
+        return chosen
 
     def count(self) -> int:
         """How many experiments are stored."""

@@ -15,7 +15,9 @@ Example (``examples/demo.toml``)::
     settings = { subset = "2000" }  # task settings, like --set
 
 A list expands to every combination (a Cartesian product): ``weights = ["pretrained", "random"]`` is two
-backbones, ``settings = { n_train = [10, 100], seed = [0, 1] }`` four tasks. An ``[executor]`` table says where the
+backbones, ``settings = { n_train = [10, 100], seed = [0, 1] }`` four tasks. A backbone's ``options``
+(``options = { pool = "max", img_size = 224 }``, the options its spec declares; a list is several backbones) are
+the ``?pool=max&img_size=224`` of ``--backbone``. An ``[executor]`` table says where the
 matrix runs (see :class:`ExecutorConfig` and docs/scaleout.md)::
 
     [executor]
@@ -34,7 +36,8 @@ path is relative to the config file; ``results`` is relative to the current dire
 The whole file is checked when it is loaded, before any work: an unknown key (with a "did you mean"), a value of
 the wrong type or out of range is one :class:`ConfigError` naming the file, the line, the key and what was
 expected, e.g. ``run.toml:7: [[backbone]] 1: unknown key 'wieghts'; did you mean 'weights'? (expected id,
-weights)``. The run options' choices, minimums and defaults live here too; the command line's flags use them.
+weights, options)``. The run options' choices, minimums and defaults live here too; the command line's flags use
+them.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ OPTION_MINIMUM: dict[str, int] = {"batch_size": 1, "workers": 0, "limit": 1}
 OPTION_KEYS = frozenset(OPTION_DEFAULTS)
 
 #: The keys of one ``[[backbone]]`` and one ``[[task]]`` entry; ``id`` is required.
-ENTRY_KEYS = {"backbone": ("id", "weights"), "task": ("id", "data", "settings")}
+ENTRY_KEYS = {"backbone": ("id", "weights", "options"), "task": ("id", "data", "settings")}
 #: The tables a config file may have besides the run options.
 TABLES = ("backbone", "task", "executor")
 STORE_MODES = ("sqlite", "files")
@@ -374,7 +377,7 @@ class _Checker:
         return entry["id"]
 
     def backbone(self, index: int, entry: dict[str, Any]) -> list[tuple[str, str | None]]:
-        """One ``(id, weights)`` per weights: a list of weights is one backbone each."""
+        """One ``(id, weights)`` per weights and per combination of the options' values (a list is several)."""
         backbone_id = self._entry("backbone", index, entry)
         weights = entry.get("weights")
         choices = weights if isinstance(weights, list) and weights else [weights]
@@ -382,7 +385,39 @@ class _Checker:
             raise self.fail(self.lines.entry_key("backbone", index, "weights"),
                             f"[[backbone]] {index}: weights = {weights!r}: expected a string or a non-empty array "
                             "of strings")
-        return [(backbone_id, w) for w in choices]
+        return [(b, w) for b in self.backbone_options(index, backbone_id, entry.get("options", {})) for w in choices]
+
+    def backbone_options(self, index: int, backbone_id: str, options: Any) -> list[str]:
+        """``options = { pool = "max", img_size = [224, 518] }`` as ids with options (``<id>?img_size=224&pool=max``),
+        one per combination; each checked against the options the backbone declares, an unknown option or a bad
+        value named with its line (an unknown id is left to the plan, which names it)."""
+        from biobench_core.contract._catalog import resolve_backbone
+        from biobench_core.contract._options import OptionError
+
+        line = self.lines.entry_key("backbone", index, "options")
+        where = f"[[backbone]] {index}"
+        if not isinstance(options, dict):
+            raise self.fail(line, f"{where}: options = {options!r}: expected a table, "
+                                  'e.g. options = { pool = "max" }')
+        for name, value in options.items():
+            values = value if isinstance(value, list) and value else [value]
+            if not all(isinstance(v, (str, int, float)) for v in values):  # bool is an int
+                raise self.fail(line, f"{where}: options.{name} = {value!r}: expected a string, a number, a boolean "
+                                      "or a non-empty array of those")
+        names = list(options)
+        lists = [options[n] if isinstance(options[n], list) else [options[n]] for n in names]
+        ids = []
+        for combination in itertools.product(*lists):
+            query = "&".join(f"{n}={_setting_text(v)}" for n, v in zip(names, combination))
+            full = backbone_id + ("&" if "?" in backbone_id else "?") + query if query else backbone_id
+            try:
+                full = resolve_backbone(full).id  # canonical: pool at its default is the backbone without it
+            except OptionError as exc:
+                raise self.fail(line, f"{where}: {exc}") from None
+            except Exception:  # noqa: BLE001 - an unknown id or a failed plugin: the plan names it, with its hint
+                pass
+            ids.append(full)
+        return ids
 
     def task(self, index: int, entry: dict[str, Any]) -> list[TaskRequest]:
         """One request per combination of the settings' values (a list is several values)."""

@@ -243,8 +243,11 @@ def check_backbone(
     those images and on others of odd sizes and modes (``None``, the contract-1 default, passes);
     ``img_encode`` returns an ``EncodedImgBatch`` whose ``img_features`` is a finite float ``(batch, dim)``
     tensor (``dim == spec.embed_dim`` when declared); two passes agree exactly (within 1e-6 relative); encoding
-    images one at a time matches the batch within ``atol + rtol*|x|``; and nothing opens a network connection
-    during load or forward (connections are refused and reported).
+    images one at a time matches the batch within ``atol + rtol*|x|``; nothing opens a network connection
+    during load or forward (connections are refused and reported); and the options the spec declares are
+    well-formed (each default and allowed value written in an id reads back as itself, and a default gives the
+    backbone without options, whose build is the one checked). ``backbone_id`` may carry options
+    (``"timm/resnet50.a1_in1k?pool=max"``): that choice is what is built and checked.
     """
     import torch
 
@@ -258,6 +261,7 @@ def check_backbone(
         report.fail("resolve", exception_line(exc))
         return report
     report.subject = spec.id + ("" if weights is None else f" (weights={weights})")
+    _check_options(report, spec)
     guard = NetworkGuard()
     try:
         with guard.active():
@@ -271,6 +275,43 @@ def check_backbone(
         if not guard.attempts:
             report.ok_("offline", "no connection attempted during load or forward")
     return report
+
+
+def _check_options(report: Report, spec: Any) -> None:
+    """The options ``spec`` declares: each default is the backbone without options (the id it is listed under,
+    which the plain build below checks), and each allowed value is written in an id and read back as itself (no
+    ``&``, ``=``, ``?``, ``#`` or space that would break ``<id>?name=value``)."""
+    import dataclasses
+
+    from biobench_core.contract._options import text
+
+    options = getattr(spec, "options", ())
+    if not options:
+        return
+    bare = dataclasses.replace(spec, id=spec.base_id, values=())  # the backbone as listed, without options
+    problems = []
+    for option in options:
+        values = ([] if option.default is None else [option.default]) + list(option.choices or ())
+        for value in dict.fromkeys(values):
+            written = text(value)
+            if any(c in written for c in "&=?#") or any(c.isspace() for c in written) or not written:
+                problems.append(f"{option.name}={written!r} cannot be written in an id ('<id>?name=value')")
+                continue
+            try:
+                chosen = bare.with_options({option.name: written})
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"{option.name}={written} is refused: {exception_line(exc)}")
+                continue
+            if chosen.option(option.name) != value:
+                problems.append(f"{option.name}={written} reads back as {chosen.option(option.name)!r}")
+            elif value == option.default and chosen.id != bare.id:
+                problems.append(f"{option.name} at its default {written} gives {chosen.id}, not {bare.id}")
+    if problems:
+        report.fail("options", "; ".join(problems))
+    else:
+        declared = ", ".join(f"{o.name} (default {o.default!r}"
+                             + (f"; {len(o.choices)} values)" if o.choices else ")") for o in options)
+        report.ok_("options", f"{bare.id} declares {declared}; every default and allowed value reads back")
 
 
 def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any, atol: float, rtol: float,
@@ -333,7 +374,7 @@ def _check_backbone(report: Report, spec: Any, weights: str | None, images: Any,
         report.fail("transform", "the transform is random: two calls on one image differ (no augmentation: "
                                  "features must be reproducible)")
     else:
-        if spec.input_size is not None and shapes[0][1:] != (spec.input_size, spec.input_size):
+        if spec.input_size is not None and not spec.values and shapes[0][1:] != (spec.input_size, spec.input_size):
             report.add("transform", "warn", f"transform gives {shapes[0]}, spec declares input_size={spec.input_size}")
         else:
             report.ok_("transform", f"{len(images)} images of different sizes -> {shapes[0]}")

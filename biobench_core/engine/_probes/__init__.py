@@ -11,6 +11,10 @@ name           probe
                 alias ``linear``
 ``svm``         one-vs-rest linear SVM (squared hinge), C by CV on train (:mod:`~biobench_core.engine._probes.svm`)
 ``knn``         k-nearest neighbours, cosine or Euclidean, k=10 (:mod:`~biobench_core.engine._probes.knn`)
+``adamw-head``  LayerNorm + linear head, AdamW, 10,000 steps, cosine decay: the published BioBench's
+                (:mod:`~biobench_core.engine._probes.adamw_head`)
+``logreg-saga`` class-balanced saga logistic regression, C from 30 log-uniform draws scored by macro-F1: the
+                published BioBench's (:mod:`~biobench_core.engine._probes.logreg_saga`)
 =============  ==============================================================================================
 
 Options are passed through ``make_probe(name, device, **options)`` to the probe's constructor, e.g.

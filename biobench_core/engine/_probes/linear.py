@@ -18,7 +18,10 @@ Cross-validation (skipped when a fixed ``C`` is given):
   seeded by the probe's ``seed``; examples are reordered so that each fold is a contiguous block;
 * ``C`` is tried from the smallest (strongest regularisation) up; each fold's fit is warm-started from its fit at
   the previous ``C``, with a looser tolerance than the final fit (``cv_tol``, ``cv_max_iter``);
-* the score is the pooled validation accuracy; the smallest ``C`` with the best score wins; the sweep stops early
+* each validation fold is scored by ``scoring``, the task's metric (``Task.make_probe`` passes it; accuracy for a
+  probe built from Python), found by name in the plugin registry; a metric that cannot score a fold falls back to
+  accuracy, noted (:mod:`~biobench_core.engine._probes.scoring`); a ``C``'s score is the mean over its folds, as
+  ``GridSearchCV``'s ``mean_test_score``; the best score wins, the smallest ``C`` on an exact tie; the sweep stops early
   once ``patience`` consecutive larger values have failed to beat the best;
 * the final model is fitted on the whole training split at the chosen ``C``, warm-started from the mean of the
   fold models at that ``C``.
@@ -27,7 +30,9 @@ During a run (not ``--quiet``) the fit shows the ``C`` and the fold it is fittin
 (:mod:`~biobench_core.engine._probes.progress`); a probe fitted from Python prints nothing.
 
 If every class has a single example there is nothing to validate on, and ``default_C`` (documented by each probe)
-is used; ``describe()["cv"]`` says so.
+is used; ``describe()["cv"]`` says so. ``describe()`` records the scoring (``scoring``, and ``scoring_note`` after
+a fall-back) and the class weights (``class_weight``). ``folds_`` holds each training row's fold (``None`` without
+cross-validation), so the search can be replayed, e.g. by ``GridSearchCV`` with a ``PredefinedSplit``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from biobench_core.engine._probes.base import Probe
 from biobench_core.engine._probes.device import rows_per_chunk
 from biobench_core.engine._probes.folds import plan_folds, stratified_folds
 from biobench_core.engine._probes.progress import fit_bar
+from biobench_core.engine._probes.scoring import ACCURACY, FoldScorer, SearchScores
 
 __all__ = ["LinearProbe", "DEFAULT_CS", "multinomial_loss", "squared_hinge_ovr_loss"]
 
@@ -92,8 +98,8 @@ class _Block:
 class LinearProbe(Probe):
     """Base of the linear probes. Subclasses set ``loss`` and ``default_C``.
 
-    Options: ``C`` (fixed, skips cross-validation), ``Cs`` (the grid), ``n_folds`` (5), ``class_weight``
-    (``None`` or ``"balanced"``), ``standardize`` (True), ``max_iter``/``tol`` (final fit: L-BFGS iterations and
+    Options: ``C`` (fixed, skips cross-validation), ``Cs`` (the grid), ``n_folds`` (5), ``scoring`` (the metric
+    that scores the folds, by name; ``"accuracy"``), ``class_weight`` (``None`` or ``"balanced"``), ``standardize`` (True), ``max_iter``/``tol`` (final fit: L-BFGS iterations and
     the max-abs-gradient tolerance, as in scikit-learn), ``cv_max_iter``/``cv_tol`` (fits during cross-validation),
     ``patience`` (early stop of the ``C`` sweep).
     """
@@ -110,6 +116,7 @@ class LinearProbe(Probe):
         C: float | None = None,
         Cs: Sequence[float] = DEFAULT_CS,
         n_folds: int = 5,
+        scoring: str = ACCURACY,
         class_weight: str | None = None,
         standardize: bool = True,
         max_iter: int = 200,
@@ -131,6 +138,10 @@ class LinearProbe(Probe):
         self.C = None if C is None else float(C)
         self.Cs = Cs
         self.n_folds = int(n_folds)
+        try:
+            self.scoring = FoldScorer(scoring)
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
         self.class_weight = class_weight
         self.standardize = bool(standardize)
         self.max_iter, self.tol = int(max_iter), float(tol)
@@ -211,6 +222,7 @@ class LinearProbe(Probe):
             if n_splits == 0:
                 self.cv_ = f"skipped ({self.cv_}): default C={self.default_C:g}"
         fold = stratified_folds(y_idx, n_splits, self.seed) if n_splits else np.zeros(n, dtype=np.int64)
+        self.folds_ = fold if n_splits else None
         order = np.argsort(fold, kind="stable")
         Xt = torch.as_tensor(X[order], device=self.device)
         yt = torch.as_tensor(y_idx[order], device=self.device)
@@ -246,28 +258,28 @@ class LinearProbe(Probe):
                 for val in folds
             ]
             state = [zeros] * n_splits
-            best, best_C, since_best = -1.0, None, 0
+            search = SearchScores(self.scoring, [self.classes_[val.y.cpu().numpy()] for val in folds])
+            best_C = None
             for C in self.Cs:
-                correct = 0
+                preds = []
                 for f, val in enumerate(folds):
                     bar.set_postfix_str(f"C={C:g} fold {f + 1}/{n_splits}", refresh=False)
                     W, b, mu, inv_s, _ = self._fit_C(trains[f], C, state[f], self.cv_max_iter, self.cv_tol)
                     bar.update()
                     state[f] = (W, b)
                     pred = self._scores(val.X, *self._effective(W, b, mu, inv_s)).argmax(dim=1)
-                    correct += int((pred == val.y).sum())
-                score = correct / n
-                self.cv_scores_[C] = score
-                if score > best + 1e-12:
-                    best, best_C, since_best = score, C, 0
-                    init = (
-                        torch.stack([s[0] for s in state]).mean(dim=0),
-                        torch.stack([s[1] for s in state]).mean(dim=0),
-                    )
-                else:
-                    since_best += 1
-                    if since_best >= self.patience:
-                        break
+                    preds.append(self.classes_[pred.cpu().numpy()])
+                search.add(C, preds)
+                leader = search.best()
+                if leader == C:  # the final fit starts from the mean of the fold models at the chosen C
+                    init = (torch.stack([s[0] for s in state]).mean(dim=0),
+                            torch.stack([s[1] for s in state]).mean(dim=0))
+                elif leader != best_C:  # a fall-back to accuracy re-ranked the Cs already tried: start cold
+                    init = zeros
+                best_C = leader
+                if self.Cs.index(C) - self.Cs.index(best_C) >= self.patience:
+                    break
+            self.cv_scores_ = search.scores
             self.C_ = best_C
         else:
             self.C_ = self.C if self.C is not None else (self.Cs[0] if len(self.Cs) == 1 else self.default_C)
@@ -290,6 +302,7 @@ class LinearProbe(Probe):
 
     def _describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {
+            "scoring": self.scoring.used,
             "class_weight": self.class_weight,
             "standardize": self.standardize,
             "Cs": list(self.Cs) if self.C is None else None,
@@ -299,6 +312,7 @@ class LinearProbe(Probe):
                 "C": self.C_,
                 "cv": self.cv_,
                 "cv_scores": {f"{c:g}": s for c, s in self.cv_scores_.items()},
+                **({"scoring_note": self.scoring.note} if self.scoring.note else {}),
                 "n_iter": self.n_iter_,
                 "n_evals": self.n_evals_,
             }

@@ -82,7 +82,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "test on validation; macro-F1",
         license=None,
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://storage.googleapis.com/nybg/herbarium-2019-fgvc6 (FGVC6, arXiv:1906.05372)",
         data_size="41 GB",
@@ -94,7 +94,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
         description="Pl@ntNet-300K: 1,081 long-tailed plant species; train on train, test on val; macro-F1",
         license="CC-BY-4.0",
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://zenodo.org/records/5645731",
         data_size="30 GB",
@@ -106,7 +106,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
         description="Phytoplankton (IFCB) taxa: train on SYKE 2022, test on Utö 2021; macro-F1",
         license=None,
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://b2share.eudat.eu (SYKE-plankton_IFCB_2022 and SYKE-plankton_IFCB_Utö_2021)",
         data_size=None,
@@ -127,13 +127,28 @@ def biobench_tasks() -> Iterator[TaskSpec]:
         data_recipe="biobench_tasks.inat21:DATA",
     )
     yield TaskSpec(
+        id="tasks/imagenet-1k",
+        factory="biobench_tasks.imagenet1k:ImageNet1K",
+        description="ImageNet-1K (ILSVRC2012): 1,000 object classes, train on train, test on the 50,000 validation "
+                    "images; accuracy (prior work: kept out of the benchmark mean)",
+        license="ImageNet terms of access (non-commercial research and education; an account is needed)",
+        protocol="logreg",
+        metric="accuracy",
+        needs_data=True,
+        data_source="https://image-net.org (ILSVRC2012) or https://huggingface.co/datasets/ILSVRC/imagenet-1k "
+                    "(parquet)",
+        prior_work=True,
+        data_size="147 GB",
+        data_recipe="biobench_tasks.imagenet1k:DATA",
+    )
+    yield TaskSpec(
         id="tasks/ecdysis",
         factory="biobench_tasks.ecdysis:Ecdysis",
         description="Ecdysis Foundation insect specimens: taxa, earliest 80% per taxon train, latest 20% test; "
                     "macro-F1 (splits per order)",
         license=None,
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://bugbox.ecdysis.bio/samples/collection-download/1",
         data_size=None,
@@ -146,7 +161,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "macro-F1 over individuals (top-1 accuracy and viewpoints as splits)",
         license="CDLA-Permissive-1.0",
         protocol="knn",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://lila.science/datasets/beluga-id-2022/",
         data_size="590 MB",
@@ -172,7 +187,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "(stride 5, seeded start), max-pooled; macro-F1 (species as splits)",
         license="CC0-1.0",
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://huggingface.co/datasets/imageomics/KABR",
         data_size="10+ h of video, ~1.1M frames",
@@ -185,7 +200,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
                     "32 frames max-pooled; macro-F1 (species as splits)",
         license=None,
         protocol="logreg",
-        metric="macro-f1",
+        metric="macro-f1-all",
         needs_data=True,
         data_source="https://mammal-net.github.io (files: https://mammalnet.s3.amazonaws.com)",
         data_size="18k videos, 539 h",
@@ -201,14 +216,17 @@ def biobench_metrics() -> Iterator[MetricSpec]:
         name="macro-f1-present",
         factory="biobench_tasks.iwildcam:macro_f1_present",
         replicates="biobench_tasks.iwildcam:macro_f1_present_replicates",
-        description="macro-F1 over the classes present in y_true (WILDS's convention for iWildCam)",
+        description="macro-F1 over the classes present in the truth (WILDS's)",
     )
     yield MetricSpec(
         name="mean-trait-macro-f1",
         factory="biobench_tasks.fishnet:mean_trait_macro_f1",
         replicates="biobench_tasks.fishnet:mean_trait_macro_f1_replicates",
-        description="FishNet: the mean over its nine binary traits of each trait's macro-F1",
-        version="2",  # 2: a -1 prediction is a miss for each trait, no longer a third class (issue 18)
+        description="FishNet: the mean over its nine binary traits of each trait's macro-F1 over both classes, "
+                    "an absent one scoring 0 (BioBench's)",
+        # 2: a -1 prediction is a miss for each trait, no longer a third class (issue 18); 3: each trait averages
+        # over both of its classes, one absent from the truth and the predictions scoring 0 (issue 19)
+        version="3",
     )
     yield MetricSpec(
         name="fungiclef-cost-score",

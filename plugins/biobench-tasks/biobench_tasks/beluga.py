@@ -35,9 +35,10 @@ This costs a second extraction of the same images (the feature cache stores them
 it gives ``n_train`` a meaning: ``--set n_train=N`` keeps a gallery of N images balanced over individuals, while
 every image is still a query (a query outside the gallery has nothing to exclude).
 
-**Metric.** Macro-F1 over the individuals (the core's ``macro-f1``: scikit-learn's convention, classes in the
-truth or the predictions). ``Evaluation.splits``: ``top1-accuracy`` (the fraction of images whose predicted
-individual is right), and macro-F1 per ``viewpoint:<viewpoint>`` group.
+**Metric.** Macro-F1 over every individual (the core's ``macro-f1-all``, BioBench's convention: an individual absent
+from the truth and the predictions would score 0; every individual is a query, so none is). ``Evaluation.splits``:
+``top1-accuracy`` (the fraction of images whose predicted individual is right), and macro-F1 per
+``viewpoint:<viewpoint>`` group.
 
 **Differences from the published BioBench protocol.**
 
@@ -45,8 +46,8 @@ individual is right), and macro-F1 per ``viewpoint:<viewpoint>`` group.
   too, so a duplicated photo cannot find itself. Without duplicates (and without ``n_train``) the predictions are
   the same.
 * BioBench's ``n_train`` is ignored for this task; here it sizes the gallery.
-* BioBench's macro-F1 averages over every label from 0 to the largest seen; on the whole dataset every individual
-  occurs in the truth, so the two agree. The ids are the COCO file names (BioBench: the COCO image ids).
+* BioBench's macro-F1 averages over every label from 0 to the largest seen; every individual occurs in the truth,
+  so this is the same number. The ids are the COCO file names (BioBench: the COCO image ids).
 * BioBench runs in mixed precision on the GPU; the distances here are float64.
 """
 

@@ -31,12 +31,14 @@ these too) and an empty taxonomy (all five ranks empty: no label).
 a time-zone offset is converted to UTC; one without is taken as written. Anything else is an error naming the row.
 
 **Protocol.** Per label, specimens are sorted by visit date (ties by ``id``, numerically when both are numbers)
-and the earliest ``floor(0.8 n)`` go to train, the rest to test. A label with a single specimen goes to train only
-(it has no test example; the probe can still predict it), where BioBench's ``int(0.8 * 1) = 0`` would put it in
-test only, as a class the probe never saw; one warning counts these labels. Probe: the core's linear probe
-(``logreg``, alias ``linear``: multinomial logistic regression, C by stratified cross-validation on the training
-split). Metric: macro-F1. ``Evaluation.splits``: macro-F1 per taxonomic order (``order:<gbif_order>``; specimens
-without an order have no group).
+and the earliest ``floor(0.8 n)`` go to train, the rest to test. A label with a single specimen goes to train only (it
+has no test example; the probe can still predict it), where BioBench's ``int(0.8 * 1) = 0`` would put it in test only,
+as a class the probe never saw; one warning counts these labels. Probe: the core's linear probe (``logreg``, alias
+``linear``: multinomial logistic regression, C by stratified cross-validation on the training split). Metric: macro-F1
+over every taxon of the task, one absent from the truth and the predictions scoring 0 (``macro-f1-all``, BioBench's
+convention; a single-specimen taxon, in train only, has no test example and so counts 0, as in BioBench, where it is a
+test class the probe never saw). ``Evaluation.splits``: that macro-F1 per taxonomic order (``order:<gbif_order>``;
+specimens without an order have no group).
 
 **Differences from the published BioBench protocol.** BioBench sorts the visit dates as strings (so ``6/9/2021``
 sorts after ``10/1/2021``) and leaves ties in file order; here they are parsed dates, ties broken by ``id``.

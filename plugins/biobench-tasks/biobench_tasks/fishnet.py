@@ -26,9 +26,10 @@ Every image's existence is checked when the task is built.
 logistic regression on standardised features, C by stratified cross-validation on the training split);
 ``--set probe=...`` picks another. A trait whose training labels are all one value predicts that value.
 
-**Metric.** ``mean-trait-macro-f1`` (:func:`mean_trait_macro_f1`): for each trait, macro-F1 over its classes present
-in the truth or the predictions (scikit-learn's ``f1_score(average="macro")``; 0/1 classes), then the mean over the
-nine traits. An example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait
+**Metric.** ``mean-trait-macro-f1`` (:func:`mean_trait_macro_f1`): for each trait, macro-F1 over both of its
+classes, 0 and 1, a class absent from the truth and the predictions scoring 0 (BioBench's convention, the core's
+``macro-f1-all`` with two classes: ``f1_score(average="macro", labels=[0, 1], zero_division=0)``), then the mean over
+the nine traits. An example's label and prediction are its nine 0/1 traits packed into one integer (bit ``i`` is trait
 ``i`` of :data:`TRAITS`; FeedingPath is bit 0, pelagic = 1), so the bootstrap resamples images with all nine traits
 together. A prediction of -1 (image not scored) is a miss for each of its nine traits' true class, and no class's
 prediction (it is not a third class: one unreadable image would otherwise cost every trait a third of its score).
@@ -42,10 +43,10 @@ not a habitat flag and the most balanced one; the habitat traits keep roughly th
 (its two linear layers have no nonlinearity between them, so it is a linear model) with binary cross-entropy and
 Adam, whose step-decayed learning rate reaches zero after a few hundred of its 30,000 steps; here each trait has
 its own probe with a searched regularisation. BioBench reads the CSV columns by position, draws ``n_train`` rows
-uniformly at random, and its bootstrap resamples each trait separately (a different draw per trait); its
+uniformly at random, and its bootstrap resamples each trait separately (a different draw per trait). Its
 macro-F1 averages over every class index up to the largest seen, counting a class absent from both truth and
-prediction as 0. Here columns are read by name, the bootstrap draws whole images, and the macro-F1 follows
-scikit-learn.
+prediction as 0: both classes of every trait, as here. Here columns are read by name and the bootstrap draws whole
+images.
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ def decode(labels: np.ndarray) -> np.ndarray:
 
 class FishNet(ImageFileTask):
     """FishNet's nine binary functional traits, one probe per trait; see the module docstring."""
+
+    # Its per-trait probes are built without the task's class weights or metric-scored search (the trait metric
+    # is not computable per trait): refused, never silently ignored.
+    settings_schema = {"class_weight": None}
 
     def read(self) -> None:
         self.split_examples = {split: self._read(self.root / name) for split, name in FILES.items()}
@@ -208,10 +213,11 @@ def _trait(cell: str, trait: str, table: Table, index: int) -> int:
 
 
 def mean_trait_macro_f1(y_true, y_pred) -> float:
-    """Mean over the nine traits of each trait's macro-F1 (scikit-learn's convention); labels are packed traits.
+    """Mean over the nine traits of each trait's macro-F1 over both its classes; labels are packed traits.
 
-    Equal to ``mean(f1_score(decode(y_true)[:, i], decode(y_pred)[:, i], average="macro", zero_division=0))``
-    over the traits ``i`` with ``labels=[0, 1]``: a prediction of -1 is a miss for every trait, not a class.
+    Equal to ``mean(f1_score(decode(y_true)[:, i], decode(y_pred)[:, i], labels=[0, 1], average="macro",
+    zero_division=0))`` over the traits ``i``: a class absent from a trait's truth and predictions scores 0, and
+    a prediction of -1 is a miss for every trait, not a class.
     """
     return float(_per_trait(y_true, y_pred, np.ones((1, len(y_true))))[0].mean())
 
@@ -227,13 +233,15 @@ def mean_trait_macro_f1_replicates(y_true, y_pred, weights) -> np.ndarray:
 
 
 def _per_trait(y_true, y_pred, weights) -> np.ndarray:
-    """(R, 9): each trait's macro-F1 on each replicate (row of ``weights``), from the core's per-class counts
-    (:func:`biobench_core.class_counts`, :func:`biobench_core.f1_from_counts`); -1 (no prediction) decodes to -1 in
-    every trait, which the counts take as a miss and no class."""
+    """(R, 9): each trait's macro-F1 over its two classes on each replicate (row of ``weights``), from the core's
+    per-class counts (:func:`biobench_core.class_counts`, :func:`biobench_core.f1_from_counts` with
+    ``n_classes=2``); -1 (no prediction) decodes to -1 in every trait, which the counts take as a miss and no
+    class."""
     from biobench_core import class_counts, f1_from_counts
 
     t, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
     if t.size == 0:
         raise ValueError("mean_trait_macro_f1: no examples")
     bt, bp = decode(t), decode(p)  # (n, 9): each trait's class, 0 or 1 (-1: no prediction)
-    return np.stack([f1_from_counts(*class_counts(bt[:, i], bp[:, i], weights)) for i in range(len(TRAITS))], axis=1)
+    return np.stack([f1_from_counts(*class_counts(bt[:, i], bp[:, i], weights), n_classes=2)
+                     for i in range(len(TRAITS))], axis=1)

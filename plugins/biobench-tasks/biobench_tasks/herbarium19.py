@@ -17,9 +17,10 @@ map is built by folder name over both splits. Example ids are the images' paths 
 (``validation/<class>/<file>``). The source publishes MD5 checksums only, so the recipe has no sha256.
 
 **Protocol.** Train on ``train``, evaluate on ``validation`` (the competition's test labels are private). Probe:
-the core's linear probe (``logreg``, alias ``linear``: multinomial logistic regression, C by stratified
-cross-validation on the training split). Metric: macro-F1 (``f1_score(average="macro")`` over the classes present
-in the truth or the predictions). ``Evaluation.splits`` is empty: the folders carry no grouping beyond the class.
+the core's linear probe (``logreg``, alias ``linear``: multinomial logistic regression, C by stratified cross-validation
+on the training split). Metric: macro-F1 over every species of the class map, one absent from the truth and the
+predictions scoring 0 (``macro-f1-all``, BioBench's convention). ``Evaluation.splits`` is empty: the folders carry no
+grouping beyond the class.
 
 **Differences from the published BioBench protocol.** BioBench fits its own linear soft-max classifier (trained
 by AdamW, no hyper-parameter search); here it is the core's logistic regression with C chosen by cross-validation.

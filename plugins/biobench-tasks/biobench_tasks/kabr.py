@@ -36,8 +36,8 @@ going to the smallest label index (deterministic). Probe: the core's ``logreg`` 
 on standardised features, C by stratified cross-validation on the training clips); ``--set probe=...`` picks
 another. ``--set n_train=N`` takes a class-balanced sample of N training clips.
 
-**Metric.** Macro-F1 (``macro-f1``: scikit-learn's ``f1_score(average="macro")`` over the classes present in the
-truth or the predictions). ``Evaluation.splits``: the same metric per species, ``species:giraffe`` and
+**Metric.** Macro-F1 over every behaviour the task declares, one absent from the truth and the predictions scoring
+0 (``macro-f1-all``, BioBench's convention). ``Evaluation.splits``: the same metric per species, ``species:giraffe`` and
 ``species:zebra``, read from the first letter of ``original_vido_id`` (``G``/``Z``: KABR's clip names are the
 capitalised first letter of the animal's track label and a number, as written by kabr-tools' cvat2slowfast; a
 clip whose name starts otherwise has no group). KABR does not tell plains from Grevy's zebras per clip, and each
@@ -50,7 +50,7 @@ here the draw is per clip (seed and clip id). BioBench's ids are dataset positio
 ``video_id``. BioBench opens frames without converting them (here: 8-bit RGB, upright). BioBench fits scikit-learn's
 logistic regression (saga, class-balanced, C from 30 random draws in [1e-3, 10] scored by macro-F1); here it is the
 core's logreg. BioBench's macro-F1 averages over every class index from 0 to the largest label seen (absent classes
-scoring 0); here over the classes present in the truth or the predictions. Frame order: BioBench keeps the file's
+scoring 0); here over every declared class, the same whenever the largest occurs. Frame order: BioBench keeps the file's
 row order (and refuses gaps in ``frame_id``); here rows are ordered by ``frame_id`` and gaps are allowed (the stride
 counts rows). BioBench reports no per-species scores.
 """

@@ -29,16 +29,16 @@ regression on standardised features, C by stratified cross-validation on the tra
 label; ``--set probe=...`` picks another; ``--set n_train=N`` takes a behaviour-balanced sample of N training
 clips. Test clips whose behaviour no training clip has are kept with a warning (they score 0).
 
-**Metric.** Macro-F1 over behaviours (``macro-f1``: scikit-learn's ``f1_score(average="macro")`` over the classes
-present in the truth or the predictions). ``Evaluation.splits``: the same metric per species,
+**Metric.** Macro-F1 over every behaviour the task declares, one absent from the truth and the predictions scoring 0
+(``macro-f1-all``, BioBench's convention). ``Evaluation.splits``: the same metric per species,
 ``species:<species_id>``.
 
 **Differences from the published BioBench protocol.** BioBench's ids are the clip names too, and it also skips
 clips with missing frames (logging each), max-pools 32 frames and fits a logistic regression. Its logistic
 regression is scikit-learn's (saga, class-balanced, C from 30 random draws in [1e-3, 10] scored by macro-F1) on
 float16 features; here it is the core's logreg on float32 features. BioBench's macro-F1 averages over every class
-index from 0 to the largest label seen (absent classes scoring 0); here over the classes present in the truth or the
-predictions. BioBench opens frames without converting them (here: 8-bit RGB, upright) and reports no per-species
+index from 0 to the largest label seen (absent classes scoring 0); here over every declared class, the same whenever
+the largest occurs. BioBench opens frames without converting them (here: 8-bit RGB, upright) and reports no per-species
 scores. A clip listed twice is an error here; BioBench would use it twice.
 """
 

@@ -98,6 +98,7 @@ class NeWT(ImageFileTask):
 
     settings_schema = {
         "probe": None,  # the protocol is one linear SVM per sub-task
+        "class_weight": None,  # its SVMs are unweighted, as the published protocol's
         "C": Setting("the linear SVM's C: a number > 0 (default 1, as the published BioBench) or 'cv' (chosen per "
                      "sub-task by stratified 5-fold cross-validation on its training images)", check=_check_C),
     }

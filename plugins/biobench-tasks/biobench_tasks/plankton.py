@@ -22,9 +22,10 @@ id). The source publishes no checksum.
 
 **Protocol.** Train on SYKE 2022 (``train``), evaluate on Utö 2021 (``val``). One class map by folder name over
 both splits: the Utö set holds only some of the classes, and each keeps its train label. A val class without train
-images is an error naming its folder. Probe: the core's linear probe (``logreg``, alias ``linear``: multinomial
-logistic regression, C by stratified cross-validation on the training split). Metric: macro-F1.
-``Evaluation.splits`` is empty: the folders carry no grouping beyond the class.
+images is an error naming its folder. Probe: the core's linear probe (``logreg``, alias ``linear``: multinomial logistic
+regression, C by stratified cross-validation on the training split). Metric: macro-F1 over every class of the map, those
+absent from Utö scoring 0 (``macro-f1-all``, BioBench's convention). ``Evaluation.splits`` is empty: the folders carry
+no grouping beyond the class.
 
 **Differences from the published BioBench protocol.** BioBench numbers the classes of each split separately
 (``sorted(os.listdir(split))``), so when ``val`` lacks a class every later val label is shifted and scored against

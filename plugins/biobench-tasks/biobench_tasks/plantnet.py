@@ -19,9 +19,10 @@ used. Example ids are the image ids (the file names without ``.jpg``), which are
 publishes an MD5 checksum only, so the recipe has no sha256.
 
 **Protocol.** Train on ``train``, evaluate on ``val`` (as published). One class map by species-id folder name over
-the train split and the evaluated one; an evaluated species without train images is an error naming its folder.
-Probe: the core's linear probe (``logreg``, alias ``linear``: multinomial logistic regression, C by stratified
-cross-validation on the training split). Metric: macro-F1. ``--set eval_split=test`` evaluates on the dataset's
+the train split and the evaluated one; an evaluated species without train images is an error naming its folder. Probe:
+the core's linear probe (``logreg``, alias ``linear``: multinomial logistic regression, C by stratified cross-validation
+on the training split). Metric: macro-F1 over every species of the class map, one absent from the truth and the
+predictions scoring 0 (``macro-f1-all``, BioBench's convention). ``--set eval_split=test`` evaluates on the dataset's
 ``test`` folder instead, as a separate result (settings key the results store).
 
 **Group splits.** ``Evaluation.splits`` has ``val`` (the score itself) and, when the dataset's ``test`` folder is

@@ -73,9 +73,10 @@ def test_ecdysis_end_to_end_macro_f1_with_order_splits(tmp_path, run_task, synth
     run, report = run_task("tasks/ecdysis", make_ecdysis(tmp_path / "ecdysis", synth_image))
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
-    assert cell["metric"] == "macro-f1" and cell["score"] >= 0.9  # chance is about 0.25
+    assert cell["metric"] == "macro-f1-all[4]" and cell["score"] >= 0.9  # chance is about 0.25
     assert set(cell["splits"]) == {"order:Coleoptera", "order:Hymenoptera"}
-    assert all(score >= 0.8 for score in cell["splits"].values())
+    # each order holds 2 of the 4 taxa, and its split averages over all 4 (macro-f1-all, issue 19): at best 1/2
+    assert all(score >= 0.8 * 2 / 4 for score in cell["splits"].values())
 
 
 def test_earliest_80_percent_of_each_taxon_train(tmp_path, synth_image):

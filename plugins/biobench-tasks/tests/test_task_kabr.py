@@ -74,9 +74,10 @@ def test_kabr_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_task,
     run, report = run_task("tasks/kabr", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
-    assert cell["metric"] == "macro-f1" and cell["score"] >= 0.9  # chance is about 0.33
+    # over KABR's 8 behaviours (issue 19: BioBench's convention), of which the clips show 3: at best 3/8
+    assert cell["metric"] == "macro-f1-all[8]" and cell["score"] >= 0.9 * 3 / 8  # chance is about 0.33 * 3/8
     assert set(cell["splits"]) == {"species:giraffe", "species:zebra"}
-    assert all(score >= 0.8 for score in cell["splits"].values())
+    assert all(score >= 0.8 * 3 / 8 for score in cell["splits"].values())
 
 
 def test_ids_labels_groups_sources_and_frames(kabr_dir):
@@ -170,7 +171,9 @@ def test_evaluate_splits_are_macro_f1_per_species(kabr_dir):
     assert set(result.splits) == {"species:giraffe", "species:zebra"}
     for group, score in result.splits.items():
         mask = groups == group
-        assert score == pytest.approx(f1_score(y[mask], pred[mask], average="macro", zero_division=0))
+        # the task's metric per group: over every declared class (macro-f1-all, issue 19)
+        assert score == pytest.approx(f1_score(y[mask], pred[mask], labels=range(task.n_classes), average="macro",
+                                               zero_division=0))
     assert all("pred_name" in info for _, _, info in result.examples)
 
 

@@ -65,9 +65,10 @@ def test_mammalnet_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_
     run, report = run_task("tasks/mammalnet", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
-    assert cell["metric"] == "macro-f1" and cell["score"] >= 0.9  # chance is about 0.33
+    # over behaviour ids 0..9 (issue 19: BioBench's convention), of which the clips show 3: at best 3/10
+    assert cell["metric"] == "macro-f1-all[10]" and cell["score"] >= 0.9 * 3 / 10  # chance is about 0.33 * 3/10
     assert set(cell["splits"]) == {"species:17", "species:102"}
-    assert all(score >= 0.8 for score in cell["splits"].values())
+    assert all(score >= 0.8 * 3 / 10 for score in cell["splits"].values())
 
 
 def test_ids_labels_groups_sources_and_frames(mammalnet_dir):
@@ -106,7 +107,9 @@ def test_evaluate_splits_are_macro_f1_per_species(mammalnet_dir):
     assert set(result.splits) == {"species:17", "species:102"}
     for group, score in result.splits.items():
         mask = groups == group
-        assert score == pytest.approx(f1_score(y[mask], pred[mask], average="macro", zero_division=0))
+        # the task's metric per group: over every declared class (macro-f1-all, issue 19)
+        assert score == pytest.approx(f1_score(y[mask], pred[mask], labels=range(task.n_classes), average="macro",
+                                               zero_division=0))
 
 
 def test_n_train_balances_behaviours(mammalnet_dir):

@@ -49,7 +49,8 @@ def test_plankton_end_to_end_macro_f1_on_a_subset_of_classes(tmp_path, run_task,
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
     # A per-split class map would label val's Chaetoceros 0 (train's Aphanizomenon) and score about 0.
-    assert cell["metric"] == "macro-f1" and cell["score"] >= 0.9
+    # BioBench's convention (issue 19): the two classes Utö lacks count 0, so 3 of 5 classes is the best score
+    assert cell["metric"] == "macro-f1-all[5]" and cell["score"] >= 0.9 * 3 / 5
     assert cell["splits"] == {}  # no grouping beyond the class (documented)
 
 

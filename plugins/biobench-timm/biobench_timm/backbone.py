@@ -10,6 +10,16 @@ Features (DESIGN.md, section 4):
 - feature-map models (CNNs, ``(batch, C, H, W)`` or ``(batch, H, W, C)``): ``img_features`` is the global
   average of the map, ``patch_features`` the map flattened to ``(batch, H*W, C)``.
 
+Options (``timm/<arch>.<tag>?pool=max&img_size=224``, declared in :mod:`biobench_timm.catalogue`):
+
+- ``pool``: ``auto`` (the default) is the pooling above; ``token``, ``avg``, ``max`` and ``avgmax`` are timm's
+  ``global_pool`` of the same name over the patch tokens (prefix tokens left out) or over the feature map, as
+  ``create_model(..., global_pool=...)`` pools before its classifier. ``patch_features`` do not change.
+- ``img_size``: the model is built with ``create_model(..., img_size=N)`` where its architecture takes one (ViTs
+  and kin: pretrained position embeddings are interpolated to the new grid by timm, a weights file's by timm's
+  ``checkpoint_filter_fn``); a convolutional model that takes none is built as it is. Either way the eval
+  transform resizes and crops to ``N`` (timm's ``crop_pct`` kept).
+
 ``weights``: ``None`` (the tag's pretrained weights, fetched by timm from its hub), ``"random"`` or
 ``"random:<seed>"`` (or ``"random:seed=<seed>"``, the weights id's own form), ``"hf-hub:<org>/<repo>"``, or a
 local ``.safetensors`` / ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` file holding a state dict (read by
@@ -40,9 +50,9 @@ from jaxtyping import Float
 from timm.data import DEFAULT_CROP_PCT, create_transform, resolve_model_data_config
 from torch import Tensor
 
-from biobench_core import (INTERPOLATIONS, BackboneSpec, EncodedImgBatch, Geometry, Preprocessing, VisionBackbone,
-                           cached_hub_revision, file_weights_id, is_offline, one_line, pretrained_weights_id,
-                           random_weights_id)
+from biobench_core import (INTERPOLATIONS, BackboneSpec, EncodedImgBatch, Geometry, OptionError, Preprocessing,
+                           VisionBackbone, cached_hub_revision, file_weights_id, is_offline, one_line,
+                           pretrained_weights_id, random_weights_id)
 import biobench_core
 from biobench_timm.errors import (WeightsFileError, WeightsMismatchError, WeightsNotFoundError,
                                   WeightsUnavailableError)
@@ -61,16 +71,23 @@ class TimmBackbone(VisionBackbone):
         super().__init__()
         self.backbone_id = spec.id
         self.timm_name = spec.name  # 'resnet18.a1_in1k' or 'hf-hub:org/repo'
-        self.model, self.weights_id = _build(spec, weights)
+        self.pool = spec.option("pool") if spec.options else "auto"
+        self.img_size = dict(spec.values).get("img_size")
+        self.model, self.weights_id = _build(spec, weights, {} if self.img_size is None else
+                                             {"img_size": self.img_size})
         self.eval()
         self.requires_grad_(False)
         self._n_prefix, self._has_cls = _prefix_tokens(self.model)
+        if self.pool == "token" and not self._has_cls:
+            raise OptionError(f"{spec.id}: option pool=token: {type(self.model).__name__} has no class token "
+                              "(use pool=avg, max or avgmax)")
         fmt = getattr(self.model, "output_fmt", None)
         self._map_fmt = None if fmt is None else str(getattr(fmt, "value", fmt)).upper()
 
     def img_encode(self, batch: Float[Tensor, "batch 3 width height"]) -> EncodedImgBatch:
         feats = self.model.forward_features(batch)
         if isinstance(feats, (list, tuple)):
+            self._pools_tokens_only(len(feats))
             # Multi-branch token models, each branch led by a class token. CrossViT's branches differ in width
             # and its num_features is their sum: concatenate the class tokens. CoaT's parallel branches share
             # one width (num_features): the last branch's class token. Patches: the last branch's tokens.
@@ -89,24 +106,40 @@ class TimmBackbone(VisionBackbone):
                 width = getattr(self.model, "num_features", None)
                 channels_last = feats.shape[-1] == width and feats.shape[1] != width
             tokens = feats.flatten(1, 2) if channels_last else feats.flatten(2).transpose(1, 2)
-            return EncodedImgBatch(img_features=tokens.mean(dim=1), patch_features=tokens)
+            return EncodedImgBatch(img_features=_pooled(tokens, "avg" if self.pool == "auto" else self.pool),
+                                   patch_features=tokens)
         if feats.ndim == 3:
             patches = feats[:, self._n_prefix:]
-            img = feats[:, 0] if self._has_cls else patches.max(dim=1).values
+            pool = ("token" if self._has_cls else "max") if self.pool == "auto" else self.pool
+            img = feats[:, 0] if pool == "token" else _pooled(patches, pool)
             return EncodedImgBatch(img_features=img, patch_features=_or_none(patches))
         if feats.ndim == 2:
+            self._pools_tokens_only(0)
             return EncodedImgBatch(img_features=feats, patch_features=None)
         raise RuntimeError(f"{self.backbone_id}: forward_features returned a tensor of shape {tuple(feats.shape)}; "
                            "expected (batch, tokens, dim) or a feature map")
 
+    def _pools_tokens_only(self, branches: int) -> None:
+        """Refuse a ``pool`` other than ``auto`` or ``token`` where the features are no one map or token sequence."""
+        if self.pool not in ("auto", "token"):
+            what = f"{branches} branches of tokens" if branches else "one pooled vector"
+            raise OptionError(f"{self.backbone_id}: option pool={self.pool}: {type(self.model).__name__} returns "
+                              f"{what}, which only pool=auto pools")
+
+    def data_config(self) -> dict[str, Any]:
+        """timm's data config for this model, with ``input_size`` the ``img_size`` option where one was given."""
+        config = dict(resolve_model_data_config(self.model))
+        if self.img_size is not None:
+            config["input_size"] = (3, self.img_size, self.img_size)
+        return config
+
     def make_img_transform(self) -> Callable[[Any], Tensor]:
         """timm's eval transform for this model's pretrained config (resize, centre crop, normalise)."""
-        config = resolve_model_data_config(self.model)
-        return _ToRGBThen(create_transform(**config, is_training=False))
+        return _ToRGBThen(create_transform(**self.data_config(), is_training=False))
 
     def preprocessing(self) -> Preprocessing | None:
         """The same eval transform as data, or ``None`` where it is not one (see :func:`preprocessing_from_config`)."""
-        return preprocessing_from_config(resolve_model_data_config(self.model))
+        return preprocessing_from_config(self.data_config())
 
 
 #: The keys of timm's resolved data config that :func:`preprocessing_from_config` understands.
@@ -171,6 +204,17 @@ def _prefix_tokens(model: torch.nn.Module) -> tuple[int, bool]:
     return 0, False
 
 
+def _pooled(tokens: Tensor, pool: str) -> Tensor:
+    """timm's global pools over the token axis of ``(batch, tokens, dim)`` (``timm.layers.global_pool_nlc``'s)."""
+    if pool == "avg":
+        return tokens.mean(dim=1)
+    if pool == "max":
+        return tokens.amax(dim=1)
+    if pool == "avgmax":
+        return 0.5 * (tokens.amax(dim=1) + tokens.mean(dim=1))
+    raise ValueError(f"unknown pool {pool!r}")
+
+
 def _or_none(patches: Tensor) -> Tensor | None:
     """No patch tokens at all (PiT returns only its class tokens) means no patch features."""
     return patches if patches.shape[1] > 0 else None
@@ -195,11 +239,13 @@ class _ToRGBThen:
 # -- building and loading ------------------------------------------------------------------------------------
 
 
-def _build(spec: BackboneSpec, weights: str | os.PathLike[str] | None) -> tuple[torch.nn.Module, str]:
-    """The timm model for ``spec`` with ``weights`` loaded, and the id of those weights."""
+def _build(spec: BackboneSpec, weights: str | os.PathLike[str] | None,
+           kwargs: dict[str, Any]) -> tuple[torch.nn.Module, str]:
+    """The timm model for ``spec`` with ``weights`` loaded, and the id of those weights. ``kwargs`` go to
+    ``timm.create_model`` (``img_size``, see :func:`_create`)."""
     name = spec.name
     if weights is None:
-        model = _pretrained(spec, name)
+        model = _pretrained(spec, name, kwargs)
         source = name if name.startswith("hf-hub:") else spec.weights_source
         return model, pretrained_weights_id(name, revision=_hub_revision(source))
     if isinstance(weights, str) and (weights == "random" or weights.startswith("random:")):
@@ -207,23 +253,38 @@ def _build(spec: BackboneSpec, weights: str | os.PathLike[str] | None) -> tuple[
         if not seed_text.lstrip("-").isdigit():
             raise ValueError(f"weights {weights!r}: expected 'random' or 'random:<integer seed>'")
         seed = int(seed_text)
-        with torch.random.fork_rng(devices=[]):
+
+        def seeded(**kw: Any) -> torch.nn.Module:
             torch.manual_seed(seed)
-            model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
+            return timm.create_model(name, pretrained=False, **kw)
+
+        with torch.random.fork_rng(devices=[]):
+            model = _fetching(spec, lambda: _create(seeded, kwargs))
         return model, random_weights_id(seed)
     if isinstance(weights, str) and weights.startswith("hf-hub:"):
         repo = weights[len("hf-hub:"):]
         if name.startswith("hf-hub:"):
             raise ValueError(f"{spec.id} already names a hub repository; leave weights unset")
         overlay = {"hf_hub_id": repo, "hf_hub_filename": None, "source": "hf-hub"}
-        model = _fetching(spec, lambda: timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay),
-                          source=weights)
+        model = _fetching(spec, lambda: _create(lambda **kw: timm.create_model(
+            name, pretrained=True, pretrained_cfg_overlay=overlay, **kw), kwargs), source=weights)
         return model, pretrained_weights_id(weights, revision=_hub_revision(weights))
     path = Path(weights).expanduser()
-    model = _fetching(spec, lambda: timm.create_model(name, pretrained=False))
+    model = _fetching(spec, lambda: _create(lambda **kw: timm.create_model(name, pretrained=False, **kw), kwargs))
     state_dict = _read_state_dict(path)
     _load_fitting(model, state_dict, spec.id, path)
     return model, file_weights_id(path)
+
+
+def _create(build: Callable[..., torch.nn.Module], kwargs: dict[str, Any]) -> torch.nn.Module:
+    """``build(**kwargs)``; an architecture that takes no ``img_size`` (a convolutional model, which takes any
+    input size) is built without it, and only the transform follows the option."""
+    try:
+        return build(**kwargs)
+    except TypeError as exc:
+        if "img_size" not in kwargs or "img_size" not in str(exc):
+            raise
+    return build(**{k: v for k, v in kwargs.items() if k != "img_size"})
 
 
 def _hub_revision(source: str | None) -> str | None:
@@ -243,7 +304,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
         raise WeightsFileError(str(exc)) from exc
 
 
-def _pretrained(spec: BackboneSpec, name: str) -> torch.nn.Module:
+def _pretrained(spec: BackboneSpec, name: str, kwargs: dict[str, Any]) -> torch.nn.Module:
     source = spec.weights_source
     if name.startswith("hf-hub:"):
         source = name
@@ -257,7 +318,8 @@ def _pretrained(spec: BackboneSpec, name: str) -> torch.nn.Module:
         cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(source).path)
         if not cached.is_file():
             raise WeightsUnavailableError(_offline_message(spec.id, source))
-    return _fetching(spec, lambda: timm.create_model(name, pretrained=True), source=source)
+    return _fetching(spec, lambda: _create(lambda **kw: timm.create_model(name, pretrained=True, **kw), kwargs),
+                     source=source)
 
 
 def _fetching(spec: BackboneSpec, build: Callable[[], torch.nn.Module], source: str | None = None) -> torch.nn.Module:

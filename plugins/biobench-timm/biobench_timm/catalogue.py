@@ -12,15 +12,35 @@ import functools
 import json
 from importlib import resources
 
-from biobench_core import BackboneSpec
+from biobench_core import BackboneOption, BackboneSpec
 
-__all__ = ["NAMESPACE", "FACTORY", "Snapshot", "Entry", "load_snapshot", "pretrained_specs", "spec_for"]
+__all__ = ["NAMESPACE", "FACTORY", "Snapshot", "Entry", "load_snapshot", "pretrained_specs", "spec_for", "POOLS",
+           "POOL_OPTION", "img_size_option"]
 
 NAMESPACE = "timm"
 FACTORY = "biobench_timm.backbone:TimmBackbone"
 SNAPSHOT_FILE = "catalogue.json"
 FORMAT = 1
 COLUMNS = ["name", "input_size", "license", "weights_source", "embed_dim", "default"]
+
+
+#: The ``pool`` option's values: ``auto`` (the default) keeps the features every timm backbone had before options
+#: existed (the [CLS] token of a token model, the maximum over patch tokens of one without, the mean of a feature
+#: map); the others are timm's own pools (``global_pool``) that keep the feature width: ``token`` (the class
+#: token), ``avg``, ``max`` and ``avgmax`` (half the sum of the two) over the patch tokens or the map.
+POOLS = ("auto", "token", "avg", "max", "avgmax")
+POOL_OPTION = BackboneOption(
+    "pool", str, default="auto", choices=POOLS,
+    description="how img_features are pooled: auto (the [CLS] token, else the mean of a feature map), token, avg, "
+                "max, avgmax (timm's global_pool)")
+
+
+@functools.cache
+def img_size_option(default: int | None) -> BackboneOption:
+    """The ``img_size`` option of a tag whose own input size is ``default`` (``None``: not known here)."""
+    return BackboneOption("img_size", int, default=default, minimum=16,
+                          description="input side in pixels: the model is built at it (timm's img_size, position "
+                                      "embeddings interpolated) and images are resized and cropped to it")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +94,7 @@ def _spec(entry: Entry) -> BackboneSpec:
         embed_dim=entry.embed_dim,
         input_size=entry.input_size,
         weights_source=entry.weights_source,
+        options=(img_size_option(entry.input_size), POOL_OPTION),
     )
 
 
@@ -99,8 +120,10 @@ def spec_for(backbone_id: str) -> BackboneSpec | None:
         if repo.count("/") != 1 or not all(repo.split("/")):
             return None
         return BackboneSpec(id=backbone_id, factory=FACTORY, weights_source=name,
-                            description=f"timm model from the Hugging Face Hub repository {repo}")
+                            description=f"timm model from the Hugging Face Hub repository {repo}",
+                            options=(img_size_option(None), POOL_OPTION))
     if name in load_snapshot().architectures:
         return BackboneSpec(id=backbone_id, factory=FACTORY,
-                            description=f"timm architecture {name} (no pretrained weights in timm)")
+                            description=f"timm architecture {name} (no pretrained weights in timm)",
+                            options=(img_size_option(None), POOL_OPTION))
     return None
