@@ -118,7 +118,7 @@ def test_bad_subset_is_a_task_data_error(bad):
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"subsett": "5"}, "unknown setting 'subsett'; did you mean 'subset'? (settings of tasks/animal-silhouettes: "
-                       "n_train, probe, seed, subset)"),
+                       "class_weight, n_train, probe, seed, subset)"),
     ({"subset": "ten"}, "setting subset='ten': expected an integer >= 1"),
 ])
 def test_settings_are_refused_before_the_data_is_read(monkeypatch, settings, message):
