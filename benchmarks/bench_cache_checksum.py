@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import itertools
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -43,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench_core import to_markdown  # the figure table every bench prints
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -215,14 +216,6 @@ def bench_matrix(pairs: int, baseline: str | None) -> list[dict[str, Any]]:
 
 def run(quick: bool = False, baseline: str | None = None) -> list[dict[str, Any]]:
     return bench_entry(repeat=5 if quick else 7) + bench_matrix(pairs=3 if quick else 5, baseline=baseline)
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3f} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import to_markdown  # the figure table every bench prints
+
 REPO = Path(__file__).resolve().parents[1]
 BAR_S = 180.0
 
@@ -53,14 +55,6 @@ def bench_demo() -> list[dict[str, Any]]:
                                                            env=env).stdout))
     return [{"figure": "make demo (run + report, fresh cache) / 180 s", "value": seconds / BAR_S, "target": "<= 1",
              "ok": seconds <= BAR_S and shows, "detail": f"{seconds:.0f} s; {detail}"}]
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3f} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
