@@ -28,6 +28,7 @@ import bench_probes  # noqa: E402
 import bench_scaleout  # noqa: E402
 import bench_task_indexing  # noqa: E402
 import bench_ties  # noqa: E402
+import bench_validate_task  # noqa: E402
 
 
 def machine() -> str:
@@ -76,6 +77,8 @@ def main() -> int:
     print(bench_task_indexing.to_markdown(indexing), flush=True)
     scaleout = bench_scaleout.run(quick=args.quick)
     print(bench_scaleout.to_markdown(scaleout), flush=True)
+    validate = bench_validate_task.run(quick=args.quick)
+    print(bench_validate_task.to_markdown(validate), flush=True)
     text = (
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
@@ -104,12 +107,14 @@ def main() -> int:
         + bench_task_indexing.to_markdown(indexing) + "\n\n"
         "## Scale-out\n\n`python benchmarks/bench_scaleout.py` (what is measured: its docstring).\n\n"
         + bench_scaleout.to_markdown(scaleout) + "\n\n"
+        "## Validating a task plugin\n\n`python benchmarks/bench_validate_task.py` (what is measured: its "
+        "docstring).\n\n" + bench_validate_task.to_markdown(validate) + "\n\n"
         "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
         "a CUDA GPU and skips cleanly without one; the last measurement on an H200 is in RESULTS-gpu.md.\n"
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
-    missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout + selection
+    missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout + selection + validate
               if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from biobench_core import _moved
 from biobench_core.contract._errors import did_you_mean
+from biobench_core.contract._protocols import DEFAULT_PROTOCOL, ProtocolError, TaskProfile
 from biobench_core.contract._specs import (BackboneOption, BackboneSpec, ExecutorSpec, MetricSpec, OptionError,
                                            ProbeSpec, ReportFormatSpec, SpecError, TaskSpec)
 from biobench_core.contract.hookspecs import CONTRACT_VERSION, hookimpl
@@ -54,6 +55,7 @@ _LAZY = {
     "SplitFeatures": f"{_CONTRACT}._tasks",
     "Setting": f"{_CONTRACT}._tasks",
     "SettingsError": f"{_CONTRACT}._tasks",
+    "SettingDeclarationError": f"{_CONTRACT}._tasks",
     "TaskDataError": f"{_CONTRACT}._tasks",
     "positive_int": f"{_CONTRACT}._tasks",
     "non_negative_int": f"{_CONTRACT}._tasks",
@@ -113,12 +115,14 @@ _LAZY = {
     "ConfigError": "biobench_core.scaleout._config",
     "load_config": "biobench_core.scaleout._config",
     "Worker": "biobench_core.scaleout._worker",
+    "under_protocol": "biobench_core.scaleout._protocol",
     "Executor": "biobench_core.scaleout._executors",
     "Handle": "biobench_core.scaleout._executors",
     "WorkerJob": "biobench_core.scaleout._worker",
 }
 
-__all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
+__all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "TaskProfile", "ProtocolError",
+           "DEFAULT_PROTOCOL", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
            "hookimpl", "CONTRACT_VERSION", "did_you_mean", "__version__", *_LAZY]
 
 if TYPE_CHECKING:
@@ -131,8 +135,9 @@ if TYPE_CHECKING:
     from biobench_core.contract._registry import PluginError
     from biobench_core.contract._report import BenchmarkReport, get_git_hash
     from biobench_core.contract._resample import resample_index
-    from biobench_core.contract._tasks import (SPLITS, Evaluation, Example, Prediction, Setting, SettingsError, SplitFeatures, Task,
-                                               TaskDataError, non_negative_int, positive_int)
+    from biobench_core.contract._tasks import (SPLITS, Evaluation, Example, Prediction, Setting, SettingDeclarationError,
+                                               SettingsError, SplitFeatures, Task, TaskDataError, non_negative_int,
+                                               positive_int)
     from biobench_core.engine._bench import cached_pixel_batches, decoded_pixel_batches
     from biobench_core.engine._data import DataRecipe, Download
     from biobench_core.engine._extracted import ExtractionResult

@@ -119,3 +119,25 @@ def read_only(tmp_path):
     finally:
         for dst in reversed(mounted):
             subprocess.run(["umount", str(dst)], check=True)
+
+
+def _borrowing_venv(venv: Path) -> Path:
+    """Create a fresh virtual environment at ``venv`` that borrows this environment's packages (torch,
+    biobench-core and the first-party plugins, pip) through a ``.pth`` file, so that it costs seconds, not a torch
+    install; what it installs itself is its own. Returns its python."""
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    # addsitedir (not a bare path) so that the .pth files there, e.g. biobench-core's editable install, apply too
+    Path(purelib, "_biobench_parent_env.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    return python
+
+
+@pytest.fixture(scope="session")
+def borrowing_venv():
+    """``borrowing_venv(path) -> python``: a fresh venv at ``path`` borrowing this environment's packages."""
+    return _borrowing_venv

@@ -85,7 +85,7 @@ def test_a_malformed_declaration_is_refused(option, message):
 
 
 @pytest.mark.parametrize("option, message", [
-    ("pool=mx", "timm/resnet10t.c3_in1k: option pool=mx: expected one of auto, token, avg, max, avgmax; "
+    ("pool=mx", "timm/resnet10t.c3_in1k: option pool=mx: expected one of auto, token, avg, max, avgmax, max-map; "
                 "did you mean 'max'?"),
     ("img_size=-1", "timm/resnet10t.c3_in1k: option img_size=-1: expected an integer >= 16"),
     ("pol=max", "timm/resnet10t.c3_in1k: unknown option 'pol'; did you mean 'pool'? (its options: img_size, pool)"),
@@ -101,7 +101,7 @@ def test_run_refuses_a_bad_option_before_any_work(run_cli, tmp_path):
     run = _error_line(run_cli("run", "--backbone", "timm/resnet10t", "--backbone", "timm/resnet10t?pool=mx", *PLAN,
                               "--results", str(results)))
     assert run == ("biobench run: error: timm/resnet10t.c3_in1k: option pool=mx: expected one of auto, token, avg, "
-                   "max, avgmax; did you mean 'max'?"), run
+                   "max, avgmax, max-map; did you mean 'max'?"), run
     assert not results.exists()  # refused before the store was created or anything built, the good backbone too
 
 
@@ -119,7 +119,7 @@ def test_options_in_a_config_are_the_options_of_the_id(run_cli, tmp_path):
                       '[[task]]\nid = "animal-silhouettes"\n')
     line = _error_line(run_cli("plan", "--config", str(config)))
     assert line.endswith(f"{config}:4: [[backbone]] 1: timm/resnet10t.c3_in1k: option pool=mx: expected one of "
-                         "auto, token, avg, max, avgmax; did you mean 'max'?"), line
+                         "auto, token, avg, max, avgmax, max-map; did you mean 'max'?"), line
 
 
 def test_the_report_row_names_the_options(run_cli, tmp_path):

@@ -43,7 +43,7 @@ def _error(tmp_path: Path, text: str) -> str:
     ('results = 3', ":1: results = 3: expected a folder name"),
     ('# a comment\n\nresults = "r"\ndtyp = "bf16"',
      ":4: unknown key 'dtyp'; did you mean 'dtype'? (expected [[backbone]], [[task]], [executor], batch_size, device, "
-     "dtype, limit, on_bad_image, pixel_cache_gb, results, workers)"),
+     "dtype, limit, on_bad_image, pixel_cache_gb, protocol, results, workers)"),
     ('colour = "red"', ":1: unknown key 'colour' (expected [[backbone]], [[task]], [executor], "),
 ])
 def test_a_bad_run_option_names_line_key_and_expectation(tmp_path, text, expected):

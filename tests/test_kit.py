@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -647,23 +646,12 @@ def test_use_registry_swaps_the_catalogue_and_restores_it():
 
 # -- the template, installed into a fresh virtual environment -----------------------------------------------------
 
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
 @pytest.fixture(scope="module")
-def template_venv(tmp_path_factory):
+def template_venv(tmp_path_factory, borrowing_venv):
     """A fresh venv that borrows this environment's packages (torch, biobench-core...) through a .pth file,
     with the template installed into it by ``install_main`` (pip --no-deps --no-build-isolation)."""
     root = tmp_path_factory.mktemp("template-venv")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = _venv_python(venv)
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    # addsitedir (not a bare path) so that the .pth files there, e.g. biobench-core's editable install, apply too
-    Path(purelib, "_biobench_parent_env.pth").write_text(
-        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    python = borrowing_venv(root / "venv")
     source = root / "biobench-plugin-template"  # build a copy: setuptools writes build/ and *.egg-info in place
     shutil.copytree(TEMPLATE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     code = ("import sys; from biobench_core.cli._validate import install_main; "

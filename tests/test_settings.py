@@ -32,7 +32,8 @@ def test_declared_settings_merge_along_the_class_hierarchy():
     assert set(Shapes.accepted_settings()) == base | {"subset", "colour"}
     assert set(NoProbe.accepted_settings()) == {"n_train", "seed", "class_weight", "subset", "colour"}
     task = Shapes(SPEC, settings={"subset": "3", "colour": "teal", "probe": "knn"})
-    assert task.settings == {"subset": "3", "colour": "teal", "probe": "knn"}
+    assert task.given_settings == {"subset": "3", "colour": "teal", "probe": "knn"}
+    assert task.settings == {"subset": "3", "colour": "teal", "probe": "knn", "seed": 0}  # issue 20: defaults filled
     assert task.probe == "knn"
     assert task.settings_key() == "colour=teal,probe=knn,subset=3"
 

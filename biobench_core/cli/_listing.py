@@ -75,7 +75,21 @@ def _list(args: argparse.Namespace, kind: str) -> int:
                        r["description"]] for r in rows],
                      ["id", "plugin", "probe", "metric", "needs --data", "description"])
     print(f"\n{len(rows)} {kind}(s)", file=sys.stderr)
+    failed = _failed_plugins(kind)
+    if failed:
+        print(f"failed plugins, whose {kind}s are not listed: {'; '.join(failed)}; see 'biobench plugins'",
+              file=sys.stderr)
     return 0
+
+
+def _failed_plugins(kind: str) -> list[str]:
+    """``name version (error)`` of each failed plugin that could have offered ``kind``s: one whose hook module has
+    the kind's hook, or that failed before its module was known (an import error)."""
+    from biobench_core.contract._registry import get_registry
+
+    hook = f"biobench_{kind}s"
+    return [f"{r.name} {r.version} ({r.error})" for r in get_registry().plugins
+            if not r.ok and (r.module is None or hasattr(r.module, hook))]
 
 
 #: What ``biobench plugins --kind`` lists: the registry's catalogues of the plugins' extensions.

@@ -49,6 +49,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="task setting for every task, e.g. probe=simpleshot or subset=2000; every task must "
                         "accept it (a typo or a bad value is refused before any work)")
+    p.add_argument("--protocol", metavar="NAME",
+                   help="a named protocol: biobench (default: each task's own probe and metric) or one the tasks "
+                        "declare, e.g. biobench-paper (upstream BioBench's published probes, metric conventions and "
+                        "backbone options); its results are columns and rows of their own")
     p.add_argument("--results", metavar="DIR", help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
     p.add_argument("--device", choices=RUN_CHOICES["device"],
                    help=f"where the backbone and the probes run (default: {RUN_DEFAULTS['device']})")
@@ -137,6 +141,10 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     p = sub.add_parser("status", help="running, failed and done experiments in a results store",
                        description="Running (claimed by a live worker), failed (with attempts, host and error) "
                                    "and done experiments; with --config also those left.")
+    p.add_argument("--protocol", metavar="NAME",
+                   help="a named protocol: biobench (default: each task's own probe and metric) or one the tasks "
+                        "declare, e.g. biobench-paper (upstream BioBench's published probes, metric conventions and "
+                        "backbone options); its results are columns and rows of their own")
     p.add_argument("--results", metavar="DIR", help=f"results folder (default: the config's, else "
                                                     f"./{RUN_DEFAULTS['results']})")
     p.add_argument("--config", metavar="FILE", help="the run's config: also show what is left")

@@ -112,13 +112,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"--data given for {', '.join(sorted(unknown))}, which is not among the tasks")
     requests = [dataclasses.replace(r, data=data.get(resolve_task(r.id).id, r.data)) for r in requests]
+    settings = _pairs(args.set, "--set")
+    if "protocol" in settings:
+        raise UsageError(f"--set protocol={settings['protocol']}: give it as --protocol {settings['protocol']} (it "
+                         f"sets backbone options too)")
+    from biobench_core.scaleout._protocol import under_protocol
+
+    backbones, requests = under_protocol(args.protocol, backbones, requests)
 
     from biobench_core.scaleout._runner import RunOptions, run_matrix
 
     options = RunOptions(
         results_dir=Path(args.results), device=args.device, dtype=args.dtype, batch_size=args.batch_size,
         workers=args.workers, limit=args.limit, force=args.force, use_cache=not args.no_cache,
-        on_bad_image=args.on_bad_image, settings=_pairs(args.set, "--set"), progress=not args.quiet,
+        on_bad_image=args.on_bad_image, settings=settings, progress=not args.quiet,
         pixel_cache_gb=args.pixel_cache_gb,
     )
     executor = _executor_choice(args, config.executor)

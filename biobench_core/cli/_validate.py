@@ -2,8 +2,10 @@
 
 ``validate_main`` runs the conformance kit's :func:`~biobench_core.testing.check_plugin` on an installed
 distribution, then the kit's check of each probe, metric, report format and executor it offers
-(``check_probe``, ``check_metric``, ``check_format``, ``check_executor`` without starting a worker), and prints a verdict. ``install_main`` runs pip in this interpreter's environment and then says
-whether what it installed is a biobench plugin. Both return an exit code.
+(``check_probe``, ``check_metric``, ``check_format``, ``check_executor`` without starting a worker) and of each
+task (``check_task_spec``: its references, its settings' defaults, and ``check_task`` end to end on its sample
+data with the kit's tiny backbone), and prints a verdict. ``install_main`` runs pip in this interpreter's
+environment and then says whether what it installed is a biobench plugin. Both return an exit code.
 """
 
 from __future__ import annotations
@@ -28,22 +30,55 @@ _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])
 
 
 def validate_main(name: str, as_json: bool = False) -> int:
-    """Check the installed distribution ``name`` as a plugin, then each probe, metric and report format it offers;
-    print each check; 0 when all pass, else 1."""
+    """Check the installed distribution ``name`` as a plugin, then each probe, metric, report format, executor and
+    task it offers; print each check; 0 when all pass, else 1."""
     from biobench_core.testing import check_plugin
 
     report = check_plugin(name)
     extensions = extension_checks(name) if report.ok else []
-    ok = report.ok and all(r.ok for r in extensions)
+    tasks = task_checks(name) if report.ok else []
+    ok = report.ok and all(r.ok for r in (*extensions, *tasks))
     if as_json:
         print(json.dumps({"distribution": name, **report.to_dict(), "ok": ok,
-                          "extensions": [r.to_dict() for r in extensions]}, indent=1))
+                          "extensions": [r.to_dict() for r in extensions],
+                          "tasks": [r.to_dict() for r in tasks]}, indent=1))
     else:
-        print("\n\n".join(r.format() for r in (report, *extensions)))
+        print("\n\n".join(r.format() for r in (report, *extensions, *tasks)))
         if ok:
-            print(f"\n{name} conforms. Check a backbone's forward pass in a test with "
-                  f"biobench_core.testing.check_backbone (see docs/plugins.md).")
+            print(f"\n{name} conforms." + (" Check a backbone's forward pass in a test with "
+                                           "biobench_core.testing.check_backbone (see docs/plugins.md)."
+                                           if _offers_backbones(name) else ""))
     return 0 if ok else 1
+
+
+def _own_specs(distribution: str, attribute: str) -> list[str]:
+    """The ids of the ``attribute`` catalogue (``tasks``, ``backbones``) that ``distribution`` offers."""
+    from biobench_core.contract._registry import Registry
+
+    registry = Registry(load_only=[distribution])
+    mine = [record for record in registry.plugins if record.ok]
+    catalogue = getattr(registry, attribute)
+    return [spec_id for spec_id, owner in sorted(catalogue.owner.items())
+            if spec_id in catalogue.specs and any(owner is record for record in mine)]
+
+
+def _offers_backbones(distribution: str) -> bool:
+    return bool(_own_specs(distribution, "backbones"))
+
+
+def task_checks(distribution: str) -> list[Report]:
+    """The kit's :func:`~biobench_core.testing.check_task_spec` on every task ``distribution`` offers: its
+    references import, its settings' defaults are values, and, with a sample-data generator, ``check_task`` end
+    to end with the kit's tiny backbone."""
+    import biobench_core.testing as testing
+    from biobench_core.contract._registry import Registry
+
+    task_ids = _own_specs(distribution, "tasks")
+    reports = []
+    with testing.use_registry(Registry(load_only=[distribution])):
+        for task_id in task_ids:
+            reports.append(testing.check_task_spec(task_id))
+    return reports
 
 
 #: The kit's check for each kind of extension ``validate`` runs: registry catalogue -> check's name in the kit.

@@ -261,8 +261,28 @@ def load_task(task_id: str, data: str | Path | None = None, settings: dict[str, 
 
     spec = resolve_task(task_id)
     factory = import_factory(spec)
-    with gc_paused():  # indexing creates 100,000s of small objects: the collector would rescan them all repeatedly
-        task = factory(spec, data, dict(settings or {}))
+    try:
+        with gc_paused():  # indexing creates 100,000s of small objects: the collector would rescan them all
+            task = factory(spec, data, dict(settings or {}))
+    except AttributeError as exc:
+        early = _read_before_super_init(exc)
+        if early is None:
+            raise
+        raise PluginError(f"{spec.id}: {early}") from exc
     if not isinstance(task, Task):
         raise PluginError(f"{spec.factory} returned {type(task).__name__}, not a Task")
+    if "spec" not in vars(task):  # the first thing Task.__init__ sets
+        raise PluginError(f"{spec.id}: {type(task).__name__}.__init__ did not call super().__init__(spec, data, "
+                          f"settings)")
     return task
+
+
+def _read_before_super_init(exc: AttributeError) -> str | None:
+    """What a task class did wrong when ``exc`` is its ``__init__`` reading an attribute ``Task.__init__`` sets
+    (``self.settings``, ``self.data``) before calling it, or without calling it at all; else ``None``."""
+    from biobench_core.contract._tasks import Task
+
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if not isinstance(obj, Task) or "spec" in vars(obj) or name not in Task.__init__.__code__.co_names:
+        return None
+    return f"{type(obj).__name__}.__init__ used self.{name} before calling super().__init__(spec, data, settings)"

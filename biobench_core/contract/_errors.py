@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["one_line", "debug_enabled", "did_you_mean", "DEBUG_ENV"]
+__all__ = ["one_line", "debug_enabled", "did_you_mean", "type_name", "DEBUG_ENV"]
 
 DEBUG_ENV = "BIOBENCH_DEBUG"
 
 # Our own error types carry complete, user-facing messages; anything else gets its type name in front.
 _SELF_DESCRIBING = {"PluginError", "UnknownIdError", "SpecError", "TaskDataError", "BackboneOutputError",
                     "CacheWriteError", "ConfigError", "UsageError", "StoreError", "DataError", "MissingStoreError",
-                    "UnknownExtensionError", "OptionError"}
+                    "UnknownExtensionError", "OptionError", "SettingDeclarationError", "ProtocolError"}
 
 # torch's load_state_dict lists every missing or unexpected key on one line: keep the first.
 _KEY_LIST = re.compile(r"^((?:Missing|Unexpected) key\(s\) in state_dict: )(.*?)\.?$")
@@ -33,6 +33,12 @@ def did_you_mean(value: str, choices, *, n: int = 1, cutoff: float = 0.6, quote:
                                                                                             for c in choices}
     close = difflib.get_close_matches(str(value), list(shown), n=n, cutoff=cutoff)
     return "; did you mean " + " or ".join(f"{quote}{shown[c]}{quote}" for c in close) + "?" if close else ""
+
+
+def type_name(value: object) -> str:
+    """The type of ``value`` as a message names it: ``str``, ``numpy.ndarray``, ``numpy.str_``."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _trim_key_list(line: str) -> tuple[str, bool]:

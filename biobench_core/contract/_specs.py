@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from biobench_core.contract._errors import did_you_mean
 from biobench_core.contract._options import (OPTION_TYPES, OptionError, canonical_query, choose, split_options, text,
                                              typed)
+from biobench_core.contract._protocols import TaskProfile
 
 __all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec",
            "ExecutorSpec", "SpecError", "split_id", "import_attr"]
@@ -200,6 +201,9 @@ class BackboneSpec(_Spec):
     options: tuple[BackboneOption, ...] = ()
     #: The options chosen at a value other than their default, sorted by name (set by :meth:`with_options`).
     values: tuple[tuple[str, Any], ...] = ()
+    #: The options a named protocol gives this backbone: ``(("biobench-paper", (("pool", "max-map"),)),)``
+    #: (see :mod:`biobench_core.contract._protocols`); checked like given options when a run applies them.
+    protocol_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -210,6 +214,17 @@ class BackboneSpec(_Spec):
             raise SpecError(f"{self.id}: options declare a name twice")
         if self.id != self.base_id + canonical_query(self.values):  # a listed id never carries a query
             raise SpecError(f"{self.id}: an id holds options ('?') only as BackboneSpec.with_options writes them")
+        if not isinstance(self.protocol_options, tuple) or not all(
+                isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], tuple) for entry in self.protocol_options):
+            raise SpecError(f"{self.id}: protocol_options must be a tuple of (protocol, ((option, value), ...))")
+
+    def options_under(self, protocol: str) -> dict[str, Any]:
+        """The options protocol ``protocol`` gives this backbone (none for a protocol it does not name)."""
+        for name, options in self.protocol_options:
+            if name == protocol:
+                return dict(options)
+        return {}
 
     @property
     def base_id(self) -> str:
@@ -241,7 +256,9 @@ class BackboneSpec(_Spec):
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain data; ``options`` and ``values`` only where the spec declares or has chosen some."""
         out = super().to_dict()
-        del out["options"], out["values"]
+        del out["options"], out["values"], out["protocol_options"]
+        if self.protocol_options:
+            out["protocol_options"] = {name: dict(options) for name, options in self.protocol_options}
         if self.options:
             out["options"] = list(_option_dicts(self.options))
         if self.values:
@@ -279,12 +296,29 @@ class TaskSpec(_Spec):
     #: ``"module:attr"`` naming the task's :class:`biobench_core.engine._data.DataRecipe` (where and how to get its
     #: data); imported only by ``biobench data``, never at discovery.
     data_recipe: str | None = None
+    #: ``"module:function"`` naming ``function(folder: pathlib.Path) -> None``, which writes a tiny dataset of this
+    #: task (a few images per class and split, in seconds) for ``biobench plugins validate`` to run the task on;
+    #: imported only by ``validate``, never at discovery. A task with ``needs_data=False`` needs none.
+    sample_data: str | None = None
+    #: What each named protocol other than ``biobench`` means for this task (:class:`TaskProfile`: the settings
+    #: it implies, its metric convention, what still differs from the original evaluation).
+    profiles: tuple[TaskProfile, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.data_recipe is not None and (not isinstance(self.data_recipe, str)
-                                             or not _FACTORY_RE.match(self.data_recipe)):
-            raise SpecError(f"{self.id}: data_recipe must be a 'module:attr' string, got {self.data_recipe!r}")
+        if not isinstance(self.profiles, tuple) or not all(isinstance(p, TaskProfile) for p in self.profiles):
+            raise SpecError(f"{self.id}: profiles must be a tuple of TaskProfile")
+        if len({p.protocol for p in self.profiles}) != len(self.profiles):
+            raise SpecError(f"{self.id}: profiles name a protocol twice")
+        for field in ("data_recipe", "sample_data"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, str) or not _FACTORY_RE.match(value)):
+                raise SpecError(f"{self.id}: {field} must be a 'module:attr' string, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["profiles"] = [profile.to_dict() for profile in self.profiles]
+        return out
 
 
 def import_attr(reference: str) -> Any:

@@ -25,13 +25,16 @@ import numpy as np
 
 from biobench_core.contract._errors import did_you_mean
 from biobench_core.contract._extensions import group_scores
+from biobench_core.contract._options import OPTION_TYPES, text, typed
+from biobench_core.contract._protocols import profile_of, settings_under
 from biobench_core.contract._specs import TaskSpec
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["Example", "Task", "Prediction", "as_predictions", "TaskDataError", "SettingsError", "Setting", "positive_int", "non_negative_int",
-           "Evaluation", "SplitFeatures", "balanced_subsample", "FRAME_POOLING"]
+__all__ = ["Example", "Task", "Prediction", "as_predictions", "TaskDataError", "SettingsError", "Setting",
+           "SettingDeclarationError", "SETTING_TYPES", "positive_int", "non_negative_int", "Evaluation",
+           "SplitFeatures", "balanced_subsample", "FRAME_POOLING"]
 
 FRAME_POOLING = ("mean", "max")
 
@@ -52,20 +55,133 @@ class SettingsError(TaskDataError):
     exit_code = 2
 
 
+#: The types a :class:`Setting` may declare; ``"choice"`` is a string among the setting's ``choices``.
+SETTING_TYPES = (int, float, bool, str, "choice")
+
+
+class SettingDeclarationError(TypeError):
+    """A task's :class:`Setting` that contradicts itself (a default outside its own type, range or choices): a
+    defect of the task's plugin, found before any work (and by ``biobench plugins validate``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """One setting a task accepts: ``--set NAME=VALUE``, or ``settings`` in a config file's ``[[task]]``.
 
-    ``check`` gets the value (always a string) and raises :class:`ValueError` saying what is expected when it
-    is unusable (``"expected an integer >= 1"``); ``None`` accepts any value.
+    Example::
+
+        Setting("at most N examples per site", type=int, default=20, minimum=1)
+        Setting("the folder scored", type="choice", choices=("val", "test"), default="val")
+
+    - ``type``: ``int``, ``float``, ``bool`` (``true``/``false``, ``yes``/``no``, ``1``/``0``), ``str`` or
+      ``"choice"`` (one of ``choices``); the task reads ``self.settings[name]`` as that type.
+    - ``default``: the value a task reads when the setting is not given (``None``: absent from
+      ``self.settings``). The default is not part of a result's identity: giving a setting at its default is
+      stored under another key than leaving it out.
+    - ``minimum``, ``maximum``: bounds (inclusive) of an ``int`` or ``float``.
+    - ``choices``: the allowed strings of a ``"choice"``, or a function returning them (looked up when a value is
+      checked: the core's ``probe`` lists the installed probes).
+    - ``check``: an extra test of the value as given (a string); it raises :class:`ValueError` saying what is
+      expected. Settings written before typed settings use it alone (``type=str``: the value stays a string).
     """
 
     description: str
     check: Callable[[str], object] | None = None
+    _: dataclasses.KW_ONLY
+    type: Any = str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+
+    def choice_names(self) -> list[str]:
+        """The allowed values of a ``"choice"`` setting (``choices`` called when it is a function)."""
+        choices = self.choices() if callable(self.choices) else self.choices
+        return [str(choice) for choice in choices or ()]
+
+    def expected(self) -> str:
+        """What a good value is, for an error: ``an integer >= 1``, ``one of val, test``, ``balanced``."""
+        if self.type == "choice":
+            names = self.choice_names()
+            return names[0] if len(names) == 1 else "one of " + ", ".join(names)
+        if self.type is bool:
+            return "true or false (or yes/no, 1/0)"
+        words = OPTION_TYPES.get(self.type, "a string")
+        if self.minimum is not None and self.maximum is not None:
+            return f"{words} from {text(self.minimum)} to {text(self.maximum)}"
+        if self.minimum is not None:
+            return f"{words} >= {text(self.minimum)}"
+        if self.maximum is not None:
+            return f"{words} <= {text(self.maximum)}"
+        return words
+
+    def convert(self, value: Any) -> Any:
+        """``value`` (as given: text from ``--set`` or a config) as this setting's type; a :class:`ValueError`
+        saying what is expected when it is not a good value."""
+        if self.type == "choice":
+            names = self.choice_names()
+            if str(value) not in names:
+                raise ValueError(f"expected {self.expected()}{did_you_mean(str(value), names)}")
+            converted: Any = str(value)
+        elif self.type is str:
+            converted = value  # as given: a setting declared before typed settings reads what it always read
+        else:
+            converted = typed(value, self.type)
+            if converted is None or self._out_of_range(converted):
+                raise ValueError(f"expected {self.expected()}")
+        if self.check is not None:
+            self.check(value)
+        return converted
+
+    def _out_of_range(self, value: float) -> bool:
+        return ((self.minimum is not None and value < self.minimum)
+                or (self.maximum is not None and value > self.maximum))
+
+    def check_declaration(self, name: str) -> None:
+        """A :class:`SettingDeclarationError` (a ``TypeError``) naming setting ``name`` when this declaration
+        contradicts itself: an unknown type, a ``"choice"`` without choices, bounds on a non-number, or a default
+        that is not of its type, within its bounds and among its choices. :meth:`Task.check_declarations` runs it
+        on every setting of a task, and so does ``biobench plugins validate``."""
+        problem = self._declaration_problem()
+        if problem:
+            raise SettingDeclarationError(f"setting {name} is declared wrongly: {problem}")
+
+    def _declaration_problem(self) -> str:
+        if not isinstance(self.description, str) or not self.description:
+            return "no description (Setting(description, ...): a sentence saying what it does)"
+        if self.check is not None and not callable(self.check):
+            return f"check={self.check!r} is not a function"
+        if not any(self.type is kind or self.type == kind for kind in SETTING_TYPES):
+            return f"type must be int, float, bool, str or 'choice', not {self.type!r}"
+        if self.type != "choice":
+            if self.choices is not None:
+                return "choices need type='choice'"
+        elif self.choices is None:
+            return "type 'choice' needs choices=(...)"
+        elif not callable(self.choices) and (isinstance(self.choices, str) or not self.choices
+                                             or not all(isinstance(c, str) for c in self.choices)):
+            return f"choices={self.choices!r}: expected a non-empty tuple of strings"
+        if self.type not in (int, float) and (self.minimum is not None or self.maximum is not None):
+            return "minimum and maximum are for an int or float setting"
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            return f"minimum {text(self.minimum)} is above its maximum {text(self.maximum)}"
+        return "" if self.default is None else self._default_problem(self.default)
+
+    def _default_problem(self, default: Any) -> str:
+        if self.type == "choice":
+            return "" if default in self.choice_names() else f"default {default!r} is not {self.expected()}"
+        if typed(default, self.type) is None or (isinstance(default, str) and self.type is not str):
+            return f"default {default!r} is not {OPTION_TYPES[self.type]}"
+        if self.minimum is not None and default < self.minimum:
+            return f"default {text(default)} is below its minimum {text(self.minimum)}"
+        if self.maximum is not None and default > self.maximum:
+            return f"default {text(default)} is above its maximum {text(self.maximum)}"
+        return ""
 
 
 def positive_int(value: str) -> int:
-    """A :attr:`Setting.check` for a whole number >= 1."""
+    """A :attr:`Setting.check` for a whole number >= 1 (the form before typed settings: a new setting declares
+    ``type=int, minimum=1``, and its value reaches the task as an ``int``)."""
     try:
         number = int(value)
     except ValueError:
@@ -76,7 +192,7 @@ def positive_int(value: str) -> int:
 
 
 def non_negative_int(value: str) -> int:
-    """A :attr:`Setting.check` for a whole number >= 0."""
+    """A :attr:`Setting.check` for a whole number >= 0 (before typed settings; see :func:`positive_int`)."""
     try:
         number = int(value)
     except ValueError:
@@ -86,17 +202,11 @@ def non_negative_int(value: str) -> int:
     return number
 
 
-def _check_probe(value: str) -> None:
+def _probe_names() -> list[str]:
+    """The ``probe`` setting's choices: the installed probes' names (looked up when a value is checked)."""
     from biobench_core.contract._extensions import extension_names
 
-    names = extension_names("probes")
-    if value not in names:
-        raise ValueError(f"expected one of {', '.join(names)}{did_you_mean(value, names)}")
-
-
-def _check_class_weight(value: str) -> None:
-    if value != "balanced":
-        raise ValueError("expected balanced (leave the setting out for unweighted classes)")
+    return list(extension_names("probes"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,32 +304,45 @@ class Task:
 
     ``settings`` come from the command line (``--set probe=simpleshot``) or a config file's ``[[task]]``
     ``settings`` table, as strings. A task accepts only the names in :attr:`settings_schema`: the base class
-    declares ``probe`` (overrides the spec's protocol) and a subclass declares its own, e.g.::
+    declares ``probe`` (overrides the spec's protocol), ``n_train``, ``seed`` and ``class_weight``, and a subclass
+    declares its own, e.g.::
 
         class Beetles(Task):
-            settings_schema = {"subset": Setting("train on N examples", check=positive_int)}
+            settings_schema = {"subset": Setting("train on N examples", type=int, minimum=1)}
 
     Schemas merge along the class hierarchy, so a subclass lists only what it adds (mapping a name to ``None``
-    withdraws an inherited one). ``Task.__init__`` refuses an unknown name (with a "did you mean") or a value
-    its ``check`` rejects with a :class:`SettingsError`, before the task reads any data; a subclass calls
-    ``super().__init__`` first and then reads ``self.settings``.
+    withdraws an inherited one). ``Task.__init__`` refuses an unknown name (with a "did you mean") or a bad value
+    with a :class:`SettingsError`, before the task reads any data; a subclass calls ``super().__init__`` first and
+    then reads ``self.settings``: each value converted to its setting's type, and every setting with a default
+    that was not given at its default. ``self.given_settings`` are the settings as given (text): what a result's
+    identity is made of (:meth:`settings_key`), so a default never changes which results exist.
+
+    Every task also takes ``protocol``, which ``biobench run --protocol NAME`` sets (never ``--set``): a named
+    protocol the spec declares a :class:`~biobench_core.contract._protocols.TaskProfile` for, whose settings are
+    added (a given setting that contradicts them is refused) and whose metric replaces the spec's.
     """
 
     #: The settings this class adds to its bases': name -> :class:`Setting`. See :meth:`accepted_settings`.
     settings_schema: ClassVar[Mapping[str, Setting | None]] = {
-        "probe": Setting("the probe fitted on the features, instead of the spec's protocol", check=_check_probe),
-        "n_train": Setting("train on a seeded, class-balanced subsample of N training examples", check=positive_int),
-        "seed": Setting("the seed of every random choice the task makes (default 0)", check=non_negative_int),
+        "probe": Setting("the probe fitted on the features, instead of the spec's protocol", type="choice",
+                         choices=_probe_names),
+        "n_train": Setting("train on a seeded, class-balanced subsample of N training examples", type=int,
+                           minimum=1),
+        "seed": Setting("the seed of every random choice the task makes", type=int, minimum=0, default=0),
         "class_weight": Setting("balanced: weight each training example by n / (n_classes x its class's count) in "
-                                "the probe's fit (probes with class weights: logreg, svm)", check=_check_class_weight),
+                                "the probe's fit (probes with class weights: logreg, svm); leave it out for "
+                                "unweighted classes", type="choice", choices=("balanced",)),
     }
     needs_patches: bool = False
     #: How a video example's frame features become one vector: ``"mean"`` or ``"max"`` over its frames.
     frame_pooling: ClassVar[str] = "mean"
     #: Train and test are the same examples by design: :meth:`evaluate` scores each one against the others
-    #: (leave-one-out re-identification). The conformance kit then expects the splits to be equal, not disjoint.
+    #: (leave-one-out re-identification). The conformance kit then expects the splits to be equal, not disjoint,
+    #: and a run allows ids in both splits (which it otherwise refuses before any work).
     leave_one_out: ClassVar[bool] = False
-    #: Test examples may carry labels no training example has (unknown classes an open-set protocol must reject).
+    #: Test examples may carry labels no training example has (unknown classes an open-set protocol must reject,
+    #: or classes a closed-set probe cannot predict, which score 0). Otherwise a run scored by the core's probe
+    #: refuses such an example before any work (:mod:`biobench_core.contract._example_checks`).
     open_set: ClassVar[bool] = False
     data_version: str = "1"
     #: Subclasses with fixed splits fill this (``{"train": [...], "test": [...]}``) instead of overriding examples().
@@ -228,9 +351,13 @@ class Task:
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
         self.spec = spec
         self.data = Path(data) if data is not None else None
-        self.settings = self.check_settings(spec, settings or {})
+        given = settings_under(spec, settings or {})
+        self.settings = self.check_settings(spec, given)
+        #: The settings as given, unconverted and without defaults: the identity of the task's results.
+        self.given_settings = dict(given)
         self.probe = self.settings.get("probe", spec.protocol)
-        self.metric = spec.metric
+        profile = profile_of(spec, self.settings.get("protocol"))
+        self.metric = profile.metric if profile is not None and profile.metric else spec.metric
         self.seed = int(self.settings.get("seed", 0))
         self._check_probe_takes_settings()
         if self.frame_pooling not in FRAME_POOLING:
@@ -257,21 +384,52 @@ class Task:
         return {name: setting for name, setting in merged.items() if setting is not None}
 
     @classmethod
-    def check_settings(cls, spec: TaskSpec, settings: Mapping[str, str]) -> dict[str, str]:
-        """``settings`` as a dict when this task accepts every name and value; else a :class:`SettingsError`."""
+    def check_declarations(cls, where: str = "") -> None:
+        """A :class:`SettingDeclarationError` naming ``where`` (default: the class) and the setting when one of
+        this task's settings is declared wrongly: not a :class:`Setting`, or one that contradicts itself (see
+        :meth:`Setting.check_declaration`). What ``biobench plugins validate`` runs on a task's class."""
+        for name, setting in cls.accepted_settings().items():
+            if not isinstance(setting, Setting):
+                raise SettingDeclarationError(f"{where or cls.__name__}: setting {name} is declared as "
+                                              f"{setting!r}, not as Setting(description, ...)")
+        cls._check_typed_declarations(where)
+
+    @classmethod
+    def _check_typed_declarations(cls, where: str) -> None:
+        """:meth:`Setting.check_declaration` on each declared :class:`Setting` (building a task runs this; an entry
+        that is no ``Setting`` at all is the kit's ``settings`` check to name)."""
+        for name, setting in cls.accepted_settings().items():
+            if isinstance(setting, Setting):
+                try:
+                    setting.check_declaration(name)
+                except SettingDeclarationError as exc:
+                    raise SettingDeclarationError(f"{where or cls.__name__}: {exc}") from None
+
+    @classmethod
+    def check_settings(cls, spec: TaskSpec, settings: Mapping[str, str]) -> dict[str, Any]:
+        """``settings`` converted to their declared types, with the declared defaults of those not given, when this
+        task accepts every name and value; else a :class:`SettingsError` (a :class:`SettingDeclarationError` when
+        the task's own declaration is wrong)."""
+        cls._check_typed_declarations(spec.id)
         accepted = cls.accepted_settings()
+        values: dict[str, Any] = {}
         for name, value in settings.items():
+            if name == "protocol":  # set by ``run --protocol``, checked against the spec's profiles (never --set)
+                values[name] = str(value)
+                continue
             if name not in accepted:
                 valid = ", ".join(sorted(accepted)) or "none"
                 raise SettingsError(f"{spec.id}: unknown setting '{name}'{did_you_mean(name, sorted(accepted))} "
                                     f"(settings of {spec.id}: {valid})")
-            check = accepted[name].check
-            if check is not None:
-                try:
-                    check(value)
-                except ValueError as exc:
-                    raise SettingsError(f"{spec.id}: setting {name}={value!r}: {exc}") from None
-        return dict(settings)
+            try:
+                values[name] = accepted[name].convert(value)
+            except ValueError as exc:
+                raise SettingsError(f"{spec.id}: setting {name}={value!r}: {exc}") from None
+        for name, setting in accepted.items():
+            if name not in values and getattr(setting, "default", None) is not None:
+                values[name] = setting.default if setting.type in (str, "choice") else typed(setting.default,
+                                                                                                setting.type)
+        return values
 
     # -- what subclasses implement ---------------------------------------------------------------------------
 
@@ -392,8 +550,9 @@ class Task:
         return make_probe(self.probe, device=device, seed=self.seed, **options)
 
     def settings_key(self) -> str:
-        """Settings that change results (they key the results store, not the feature cache)."""
-        return ",".join(f"{k}={v}" for k, v in sorted({**self.settings, "probe": self.probe}.items()))
+        """Settings that change results (they key the results store, not the feature cache): the settings as given
+        (:attr:`given_settings`, text, no defaults filled in) and the probe."""
+        return ",".join(f"{k}={v}" for k, v in sorted({**self.given_settings, "probe": self.probe}.items()))
 
     def manifest(self, split: str, examples: Sequence[Example] | None = None) -> str:
         """A hash of everything that determines ``split``'s inputs: ids, labels and the size and mtime of each file

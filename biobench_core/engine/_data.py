@@ -21,9 +21,10 @@ source needs a login or a licence click. A recipe is imported only here, never w
 ``fetch`` downloads each file into the target folder resumably (an interrupted transfer leaves
 ``<file>.part``; running the command again continues it with an HTTP Range request), verifies its sha256 (or
 says that the source publishes none), unpacks archives (then deletes them unless ``--keep-archives``) and
-finally runs the same check as ``check``: the task is built over the folder, every example's file must exist and
-the train split must hold more than one class (:func:`check_classes`, which ``biobench run`` also calls before
-any extraction).
+finally runs the same check as ``check``: the task is built over the folder, every example's file must exist, the
+examples must pass :func:`~biobench_core.contract._example_checks.check_examples` and the train split must hold
+more than one class (:func:`check_classes`); ``biobench run`` also makes the last two checks before any
+extraction.
 
 This module is torch-free; pooch, requests and tqdm (the ``data`` extra) are imported only to download.
 """
@@ -192,6 +193,7 @@ def check_data(task_id: str, folder: str | Path) -> DataCheck:
     a :class:`DataError` naming the first missing or empty file, or the one class of the train split.
     """
     from biobench_core.contract._catalog import load_task, resolve_task
+    from biobench_core.contract._example_checks import check_examples
     from biobench_core.contract._tasks import SPLITS
 
     spec = resolve_task(task_id)
@@ -225,6 +227,7 @@ def check_data(task_id: str, folder: str | Path) -> DataCheck:
     for split in SPLITS:
         if not counts[split]:
             raise DataError(f"{spec.id}: no {split} examples in {folder}")
+    check_examples(task)  # what a run refuses before any work: duplicate or shared ids, bad or unseen labels
     check_classes(task)
     names = task.class_names
     return DataCheck(spec.id, folder, counts["train"], counts["test"], len(names) if names else len(labels))

@@ -12,7 +12,9 @@ backbone under ``torch.inference_mode`` in the requested dtype (channels_last fo
 
 A video example (a list of frames) is encoded frame by frame and pooled (the task's ``frame_pooling``: mean or
 max). A corrupt image is skipped with a warning naming the file (``on_bad_image="skip"``) or fails the run
-(``"fail"``); read from the pixel cache, the same images are named again.
+(``"fail"``); read from the pixel cache, the same images are named again. A ``load()`` that returns something
+other than a PIL image or a non-empty list of them is the task's fault, not the file's: the first such example
+fails the extraction with one error naming the task's ``load`` and the example, whatever ``on_bad_image`` says.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from biobench_core.engine._allocator import retain_freed_memory
 from biobench_core.engine._extracted import ExtractionResult
 from biobench_core.engine._images import DRAFT_FACTOR, HighBitDepthWarning, decoding_for, was_scaled
 from biobench_core.contract._backbone import VisionBackbone, check_encoded
+from biobench_core.contract._errors import type_name
+from biobench_core.contract._registry import PluginError
 from biobench_core.engine._identity import pixel_entry_key
 from biobench_core.engine._pixel_cache import PixelCache, PixelEntry, PixelWriter
 from biobench_core.contract._preprocessing import Geometry, Preprocessing, apply_geometry, normalise
@@ -46,6 +51,25 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 class BadImageWarning(UserWarning):
     """An image could not be decoded and was skipped."""
+
+
+class _NotAnImage(str):
+    """A decoding record that blames the task's ``load`` (it returned no image), not the file: it crosses from a
+    DataLoader worker like any record (a ``str``), and the loop raises it instead of skipping the example."""
+
+
+def _load_problem(task: Task, example: Example, loaded: Any) -> _NotAnImage | None:
+    """Why ``loaded`` (what ``task.load(example)`` returned) is neither a PIL image nor a non-empty list of them."""
+    frames = loaded if isinstance(loaded, list) else [loaded]
+    wrong = [frame for frame in frames if not isinstance(frame, Image.Image)]
+    if frames and not wrong:
+        return None
+    if not isinstance(loaded, list):
+        got = type_name(loaded)
+    else:
+        got = f"a list holding {type_name(wrong[0])}" if wrong else "an empty list"
+    return _NotAnImage(f"{task.spec.id}: {type(task).__name__}.load() returned {got} for example {example.id!r}, "
+                       "expected a PIL image or a list of PIL images (frames)")
 
 
 def pick_device(name: str) -> torch.device:
@@ -121,9 +145,10 @@ class _Decoded(torch.utils.data.Dataset):
                     loaded = self.task.load(example)
             else:
                 loaded = self.task.load(example)
+            problem = _load_problem(self.task, example, loaded)
+            if problem is not None:
+                return index, None, problem, 0
             frames = loaded if isinstance(loaded, list) else [loaded]
-            if not frames:
-                raise TaskDataError("no frames")
             scaled = sum(was_scaled(frame) for frame in frames)  # before the transform drops the PIL mark
             pixels = torch.stack([self.prepare(frame) for frame in frames])
         except Exception as exc:  # noqa: BLE001 - any decoder error is reported with the file's name
@@ -340,6 +365,9 @@ def extract(
 
         with torch.inference_mode():
             for indices, pixels, counts, bad, n_scaled in batches:
+                blame = next((message for message in bad if isinstance(message, _NotAnImage)), None)
+                if blame is not None:
+                    raise PluginError(str(blame))
                 n_converted += n_scaled
                 for message in bad:
                     warnings.warn(message, BadImageWarning, stacklevel=2)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from biobench_core.contract._extensions import metric_spec
+from biobench_core.contract._protocols import DEFAULT_PROTOCOL, profile_of
 from biobench_core.contract._tasks import as_predictions
 from biobench_core.results import _intervals as intervals
 from biobench_core.results import _stats as stats
@@ -415,7 +416,8 @@ def _label_columns(keys: list[tuple], notes: list[str]) -> dict[tuple, str]:
         by_task.setdefault(key[0], []).append(key)
     for task, group in by_task.items():
         if len(group) == 1:
-            labels[group[0]] = task
+            protocol = dict(group[0][1]).get("protocol")
+            labels[group[0]] = f"{task} [protocol={protocol}]" if protocol else task
             continue
         settings = [dict(k[1]) for k in group]
         differing_in: dict[bool, list[str]] = {}  # newer and older results: settings compared among their own
@@ -428,7 +430,11 @@ def _label_columns(keys: list[tuple], notes: list[str]) -> dict[tuple, str]:
         metrics = {k[3] for k in group}
         for key, s in zip(group, settings):
             parts = []
-            shown = ",".join(f"{name}={s.get(name, 'default')}" for name in differing_in[key[2] is None])
+            named = differing_in[key[2] is None]
+            if "protocol" in s and "protocol" not in named:  # a column under a protocol always says which
+                named = ["protocol", *named]
+            shown = ",".join(f"{name}={s.get(name, DEFAULT_PROTOCOL if name == 'protocol' else 'default')}"
+                             for name in named)
             if shown:
                 parts.append(shown)
             if len(metrics) > 1:
@@ -476,10 +482,33 @@ def _benchmark_columns(columns: list[Column], notes: list[str]) -> list[Column]:
                          "settings; a mean over tasks cannot be formed across mismatched columns")
             return []
         chosen.append(candidates[0])
+    protocols = sorted({c.settings.get("protocol", DEFAULT_PROTOCOL) for c in chosen})
+    if len(protocols) > 1:  # a mean over tasks evaluated under different protocols compares nothing
+        notes.append(f"no benchmark mean: the tasks' columns are under different protocols ({', '.join(protocols)}); "
+                     "run every task under one protocol")
+        return []
     if len(chosen) < len(columns):
         notes.append("benchmark mean over the columns " + ", ".join(c.label for c in chosen)
                      + "; the other columns of the same tasks are not in it")
     return chosen
+
+
+def protocol_notes(label: str, task: str, protocol: str | None) -> list[str]:
+    """What still differs from the evaluation a column's protocol names, from the task's profile (its plugin's
+    account, with the expected direction of the published number); a line saying so when the plugin is gone."""
+    if protocol is None:
+        return []
+    from biobench_core.contract._catalog import resolve_task
+
+    try:
+        profile = profile_of(resolve_task(task), protocol)
+    except Exception:  # noqa: BLE001 - the task's plugin uninstalled or changed: the results still show
+        return [f"{label}: run under protocol {protocol}; its task's profile is not installed here, so what still "
+                f"differs from that protocol's original evaluation is not shown"]
+    differences = profile.differences if profile is not None else ()
+    if not differences:
+        return [f"{label}: run under protocol {protocol}; its task declares no difference from that protocol"]
+    return [f"{label}: under protocol {protocol}, {text}" for text in differences]
 
 
 def _unloadable(metric: str) -> Exception | None:
@@ -583,6 +612,7 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
         columns.append(column)
         if column.older:
             notes.append(f"{column.label}: {OLDER_NOTE}")
+        notes.extend(protocol_notes(column.label, column.task, column.settings.get("protocol")))
         mixed = mixed_code_note(column.label, [(_row_name(r.row), r.record) for r in results])
         if mixed:  # an edited task plugin (or probe, metric) re-run for some rows only
             notes.append(mixed)

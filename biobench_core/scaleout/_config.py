@@ -66,7 +66,8 @@ __all__ = ["RunConfig", "TaskRequest", "ExecutorConfig", "load_config", "ConfigE
 #: The run options a config file may set at its top, with the defaults that apply when neither the command line
 #: nor the file gives them, the choices of those that take a word and the minimum of those that take a count.
 OPTION_DEFAULTS: dict[str, Any] = {"results": "results", "device": "auto", "dtype": "fp32", "batch_size": None,
-                                   "workers": None, "limit": None, "on_bad_image": "skip", "pixel_cache_gb": None}
+                                   "workers": None, "limit": None, "on_bad_image": "skip", "pixel_cache_gb": None,
+                                   "protocol": "biobench"}
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {"device": ("auto", "cpu", "cuda"), "dtype": ("fp32", "bf16", "fp16"),
                                               "on_bad_image": ("skip", "fail")}
 OPTION_MINIMUM: dict[str, int] = {"batch_size": 1, "workers": 0, "limit": 1}
@@ -519,6 +520,14 @@ def _option_problem(key: str, value: Any) -> str | None:
         return f"expected an integer >= {OPTION_MINIMUM[key]}"
     if key == "pixel_cache_gb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
         return "expected a number of GiB >= 0 (0 turns the pixel cache off)"
+    if key == "protocol":
+        from biobench_core.contract._catalog import list_tasks
+        from biobench_core.contract._protocols import ProtocolError, check_protocol
+
+        try:
+            check_protocol(value if isinstance(value, str) else repr(value), list_tasks())
+        except ProtocolError as exc:
+            return str(exc)
     if key == "results" and (not isinstance(value, str) or not value):
         return "expected a folder name (a non-empty string)"
     return None

@@ -32,6 +32,7 @@ from typing import Any
 from biobench_core.engine._data import check_classes
 from biobench_core.engine._feature_cache import FeatureCache
 from biobench_core.contract._catalog import load_task, resolve_backbone, resolve_task
+from biobench_core.contract._example_checks import check_examples
 from biobench_core.scaleout._claims import Claimant, Heartbeat, record_failure, release_all, try_claim
 from biobench_core.scaleout._config import ConfigError, TaskRequest
 from biobench_core.scaleout._n_train import within_n_train_limits
@@ -145,6 +146,7 @@ def _build_task(request: TaskRequest, options: RunOptions) -> Task:
 
 
 def _plan(task: Task, options: RunOptions, log: Callable[[str], None]) -> PlannedTask:
+    check_examples(task)  # duplicate ids, a str label, an unseen test class: named now, not after extraction
     check_classes(task, task.chosen_examples("train"))  # one class: refused now, not when the probe is fit
     inputs = {}
     for split in SPLITS:
@@ -153,7 +155,7 @@ def _plan(task: Task, options: RunOptions, log: Callable[[str], None]) -> Planne
     sizes = ", ".join(f"{len(task.chosen_examples(split))} {split}" for split in SPLITS)
     log(f"task  {task.spec.id}: {sizes} examples; {task.settings_key()}"
         + (f"; smoke mode: at most {options.limit} per split" if options.limit else ""))
-    column = dict(sorted({**task.settings, "probe": task.probe}.items()))
+    column = dict(sorted({**task.given_settings, "probe": task.probe}.items()))  # as given, as the key
     if options.limit is not None:
         column["limit"] = str(options.limit)
     return PlannedTask(task, inputs, column)

@@ -45,8 +45,10 @@ from biobench_core.testing._probe_check import check_probe
 from biobench_core.testing._registry import isolated_registry, plugin_from_source, use_registry
 from biobench_core.testing._report import Check, ConformanceError, Report
 from biobench_core.testing._task import check_task
+from biobench_core.testing._task_spec import check_task_spec
+from biobench_core.testing._tiny import TINY_BACKBONE, tiny_backbone
 
-__all__ = ["check_plugin", "check_backbone", "check_task", "check_format", "check_probe", "check_metric",
+__all__ = ["check_plugin", "check_backbone", "check_task", "check_task_spec", "tiny_backbone", "TINY_BACKBONE", "check_format", "check_probe", "check_metric",
            "check_executor", "cli_in_process", "Check", "Report", "ConformanceError",
            "use_registry", "isolated_registry", "plugin_from_source", "make_test_images", "NetworkGuard",
            "NetworkAccessError", "HEAVY_MODULES", "reset_registry", "write_distribution", "ScaleMatrix",

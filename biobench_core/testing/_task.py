@@ -23,7 +23,8 @@ def _key(examples: Any) -> list[tuple[Any, ...]]:
 
 
 def check_task(task_id: str, data: str | Path | None = None, settings: dict[str, str] | None = None, *,
-               n_load: int = 3, feature_dim: int = 16, evaluate: bool = True) -> Report:
+               n_load: int = 3, feature_dim: int = 16, evaluate: bool = True, run: bool = False,
+               run_limit: int | None = None) -> Report:
     """Build ``task_id`` (through the current registry) and check it; return a :class:`Report`.
 
     Checks: the task declares its settings as :class:`~biobench_core.contract._tasks.Setting` objects and refuses an
@@ -34,6 +35,13 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
     ``n_load`` examples of each split; ``manifest()`` is stable; and ``evaluate()`` on random features
     (``SplitFeatures``, one row per example) returns one finite score per test example, with
     the test ids in order, also when one test example is missing (as when its image fails to decode).
+
+    ``run=True`` then runs the task end to end, when every check above passed: ``biobench run`` with the kit's tiny
+    backbone (``kit/tiny``, no download) on ``data``, in this process, through the real run path (decoding,
+    extraction, the task's probe and its metric) into a temporary results folder and without the feature cache,
+    and checks that ``biobench report`` shows one finite score; ``run_limit`` runs it on the first that many
+    examples of each split (``--limit``), for a task whose own data is large. The task must be installed (found through its
+    entry point, as ``biobench`` finds it), not only registered in-process.
     """
     from PIL import Image
 
@@ -138,9 +146,10 @@ def check_task(task_id: str, data: str | Path | None = None, settings: dict[str,
     except Exception as exc:  # noqa: BLE001
         report.fail("manifest", f"manifest() raised {exception_line(exc)}")
 
-    if not evaluate:
-        return report
-    _check_evaluate(report, task, train, test, feature_dim)
+    if evaluate:
+        _check_evaluate(report, task, train, test, feature_dim)
+    if run and report.ok:
+        _check_run(report, task.spec.id, data, settings or {}, run_limit)
     return report
 
 
@@ -232,3 +241,56 @@ def _check_evaluate(report: Report, task: Any, train: list[Any], test: list[Any]
     mean = sum(row[1] for row in rows) / len(rows)
     report.ok_("evaluate", f"one finite score per test example on random features (mean {mean:.3f}), also with "
                            f"an example missing")
+
+
+def _check_run(report: Report, task_id: str, data: str | Path | None, settings: dict[str, str],
+               limit: int | None) -> None:
+    """``biobench run`` of ``kit/tiny`` on the task, then ``biobench report --format json``: one finite score."""
+    import tempfile
+
+    from biobench_core.contract import _registry
+    from biobench_core.testing._tiny import tiny_backbone
+
+    current = _registry._REGISTRY  # the command reads the installed plugins afresh; the caller's registry comes back
+    try:
+        with tempfile.TemporaryDirectory(prefix="biobench-kit-run-") as tmp, tiny_backbone() as backbone:
+            ok, message = _run_and_report(backbone, task_id, data, settings, limit, Path(tmp) / "results")
+    finally:
+        _registry._REGISTRY = current
+    report.add("end to end", "ok" if ok else "fail", message)
+
+
+def _run_and_report(backbone: str, task_id: str, data: str | Path | None, settings: dict[str, str],
+                    limit: int | None, results: Path) -> tuple[bool, str]:
+    """Run the task with ``backbone`` into ``results`` and read the report back: (passed, the check's message)."""
+    import json
+    import time
+
+    from biobench_core.testing._cli import cli_in_process
+
+    command = ["run", "--backbone", backbone, "--task", task_id, "--results", str(results), "--workers", "0",
+               "--device", "cpu", "--quiet", "--no-cache"]
+    command += ["--data", f"{task_id}={data}"] if data is not None else []
+    command += ["--limit", str(limit)] if limit is not None else []
+    for name, value in settings.items():
+        command += ["--set", f"{name}={value}"]
+    shown = (f"biobench run --backbone {backbone} --task {task_id}" + (" --data DIR" if data is not None else "")
+             + (f" --limit {limit}" if limit is not None else ""))
+    start = time.perf_counter()
+    proc = cli_in_process(*command)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
+        return False, f"{shown} exited {proc.returncode}: {lines[-1]}"
+    board = cli_in_process("report", "--results", str(results), "--format", "json", "--all")
+    try:
+        cells = json.loads(board.stdout)["results"] if board.returncode == 0 else []
+    except (ValueError, KeyError, TypeError):
+        cells = []
+    if not cells:
+        lines = board.stderr.strip().splitlines() or ["no output"]
+        return False, f"{shown} finished, but biobench report shows no result ({lines[-1]})"
+    metric, score = cells[0].get("metric"), cells[0].get("score")
+    if not isinstance(score, (int, float)) or not math.isfinite(score):
+        return False, f"{shown}: the report's {metric} is {score!r}, not a finite number"
+    return True, f"{shown}: {metric} {score:.3f} with the tiny backbone, in {seconds:.1f} s"

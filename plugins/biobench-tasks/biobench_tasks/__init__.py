@@ -1,6 +1,8 @@
 """First-party biobench tasks, and the metrics of the tasks that score by their own rule.
 
-Listing is torch-free and PIL-free: this module only yields specs; each task's code is imported when used.
+Listing is torch-free and PIL-free: this module only yields specs; each task's code is imported when used. Every
+task that reads a data folder names a generator of a tiny dataset of it (``sample_data``, in ``samples``), on which
+``biobench plugins validate biobench-tasks`` runs it end to end.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from biobench_core import MetricSpec, TaskSpec, hookimpl
+from biobench_tasks._paper import with_profiles
 
 __all__ = ["BIOBENCH_CONTRACT", "biobench_tasks", "biobench_metrics"]
 
@@ -16,6 +19,11 @@ BIOBENCH_CONTRACT = 2
 
 @hookimpl
 def biobench_tasks() -> Iterator[TaskSpec]:
+    for spec in _task_specs():
+        yield with_profiles(spec)
+
+
+def _task_specs() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/animal-silhouettes",
         factory="biobench_tasks.silhouettes:AnimalSilhouettes",
@@ -29,6 +37,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/image-folder",
         factory="biobench_tasks.image_folder:ImageFolderTask",
+        sample_data="biobench_tasks.samples.image_folder:folder_dataset",
         description="Your own images: DIR/{train,test}/<class>/* or DIR/labels.csv (path,label,split[,group])",
         protocol="logreg",
         metric="accuracy",
@@ -38,6 +47,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/newt",
         factory="biobench_tasks.newt:NeWT",
+        sample_data="biobench_tasks.samples.newt:make_newt",
         description="NeWT 2021: 164 binary natural-world tasks (~36k iNaturalist photos), a linear SVM per task; "
                     "pooled accuracy",
         license="per-image CC licences (iNaturalist)",
@@ -52,6 +62,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/iwildcam",
         factory="biobench_tasks.iwildcam:IWildCam",
+        sample_data="biobench_tasks.samples.iwildcam:make_iwildcam",
         description="iWildCam2020-WILDS v2.0: camera-trap species (182 classes), train on train, test on unseen "
                     "locations; macro-F1 over test classes",
         license="CDLA-Permissive-1.0",
@@ -65,6 +76,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/fishnet",
         factory="biobench_tasks.fishnet:FishNet",
+        sample_data="biobench_tasks.samples.fishnet:make_fishnet",
         description="FishNet: 9 binary functional traits of fish (feeding path, climate, waters) from ~94k images; "
                     "mean per-trait macro-F1",
         license=None,
@@ -78,6 +90,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/herbarium19",
         factory="biobench_tasks.herbarium19:Herbarium19",
+        sample_data="biobench_tasks.samples.herbarium19:make_herbarium",
         description="Herbarium Challenge 2019: 683 Melastomataceae species from herbarium sheets; train on train, "
                     "test on validation; macro-F1",
         license=None,
@@ -91,6 +104,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/plantnet",
         factory="biobench_tasks.plantnet:PlantNet",
+        sample_data="biobench_tasks.samples.plantnet:make_plantnet",
         description="Pl@ntNet-300K: 1,081 long-tailed plant species; train on train, test on val; macro-F1",
         license="CC-BY-4.0",
         protocol="logreg",
@@ -103,6 +117,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/plankton",
         factory="biobench_tasks.plankton:Plankton",
+        sample_data="biobench_tasks.samples.plankton:make_plankton",
         description="Phytoplankton (IFCB) taxa: train on SYKE 2022, test on Utö 2021; macro-F1",
         license=None,
         protocol="logreg",
@@ -115,6 +130,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/inat21",
         factory="biobench_tasks.inat21:INat21",
+        sample_data="biobench_tasks.samples.inat21:make_inat21",
         description="iNat2021: 10,000 species, train on train_mini (50 per species), test on val; accuracy "
                     "(prior work: kept out of the benchmark mean)",
         license="per-image CC licences (iNaturalist)",
@@ -129,6 +145,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/imagenet-1k",
         factory="biobench_tasks.imagenet1k:ImageNet1K",
+        sample_data="biobench_tasks.samples.imagenet1k:make_imagenet",
         description="ImageNet-1K (ILSVRC2012): 1,000 object classes, train on train, test on the 50,000 validation "
                     "images; accuracy (prior work: kept out of the benchmark mean)",
         license="ImageNet terms of access (non-commercial research and education; an account is needed)",
@@ -144,6 +161,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/ecdysis",
         factory="biobench_tasks.ecdysis:Ecdysis",
+        sample_data="biobench_tasks.samples.ecdysis:make_ecdysis",
         description="Ecdysis Foundation insect specimens: taxa, earliest 80% per taxon train, latest 20% test; "
                     "macro-F1 (splits per order)",
         license=None,
@@ -157,6 +175,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/beluga",
         factory="biobench_tasks.beluga:Beluga",
+        sample_data="biobench_tasks.samples.beluga:make_beluga",
         description="Beluga ID 2022: re-identify 788 individual beluga whales in 5,902 images; leave-one-out 5-NN, "
                     "macro-F1 over individuals (top-1 accuracy and viewpoints as splits)",
         license="CDLA-Permissive-1.0",
@@ -170,6 +189,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/fungiclef",
         factory="biobench_tasks.fungiclef:FungiCLEF",
+        sample_data="biobench_tasks.samples.fungiclef:make_fungiclef",
         description="FungiCLEF 2023: fungus species of DF21 observations (images mean-pooled) from DF20 photos, "
                     "SimpleShot + Mahalanobis open-set rule; 1 - normalised poison-aware cost (macro-F1 as a split)",
         license=None,
@@ -183,6 +203,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/kabr",
         factory="biobench_tasks.kabr:Kabr",
+        sample_data="biobench_tasks.samples.kabr:make_kabr",
         description="KABR: behaviour (8 classes) of giraffes and zebras in drone video clips; 16 frames per clip "
                     "(stride 5, seeded start), max-pooled; macro-F1 (species as splits)",
         license="CC0-1.0",
@@ -196,6 +217,7 @@ def biobench_tasks() -> Iterator[TaskSpec]:
     yield TaskSpec(
         id="tasks/mammalnet",
         factory="biobench_tasks.mammalnet:MammalNet",
+        sample_data="biobench_tasks.samples.mammalnet:make_mammalnet",
         description="MammalNet (compositional split): 12 behaviours of 173 mammal categories in video clips; "
                     "32 frames max-pooled; macro-F1 (species as splits)",
         license=None,

@@ -72,6 +72,8 @@ DATA = DataRecipe(
 class IWildCam(ImageFileTask):
     """iWildCam2020-WILDS: train on ``train``, test on the unseen locations of ``test``; see the module docstring."""
 
+    open_set = True  # test classes without train images are kept and score 0, as in WILDS
+
     def resolve_root(self, data: Path) -> Path:
         return data / SUBDIR
 

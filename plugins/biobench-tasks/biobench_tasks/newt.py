@@ -31,14 +31,18 @@ sub-task's 0/1, so pooled accuracy is the mean correctness). ``Evaluation.splits
 ``cluster:<task_cluster>`` and per ``subcluster:<task_subcluster>`` (rows without a sub-cluster have none).
 
 **n_train.** ``--set n_train=N`` keeps N training images in all, balanced over (sub-task, label), so every
-sub-task keeps about N / 328 images of each label; N must be at least 2 per sub-task.
+sub-task keeps about N / 328 images of each label; N must be at least 2 per sub-task. With
+``--set n_train_per=subtask`` (which ``--protocol biobench-paper`` sets), N counts images per sub-task, as the
+published BioBench samples them: ``N // 2`` of label 0 and the rest of label 1, a label with fewer images keeping
+all of its; N must be at least 2 and at most the largest sub-task's training images. Both choices are seeded and
+nested (the images chosen for N are among those chosen for any larger N).
 
 **Differences from the published BioBench protocol.**
 
-* BioBench's ``n_train`` is per sub-task and, from 10 images on, switches to a 100-draw random search over
-  kernels (rbf, linear, sigmoid, poly) with standardised features; here ``n_train`` is the core's total count
-  and the probe is always the linear SVM (C fixed, or by cross-validation with ``C=cv``), so that the number
-  of training images is the only thing that changes between settings.
+* BioBench's ``n_train`` is per sub-task (here: ``n_train_per=subtask``; the default is the core's total count)
+  and, from 10 images on, switches to a 100-draw random search over kernels (rbf, linear, sigmoid, poly) with
+  standardised features; here the probe is always the linear SVM (C fixed, or by cross-validation with
+  ``C=cv``), so that the number of training images is the only thing that changes between settings.
 * The first L2 normalisation happens here in the probe, on the cached raw features, rather than during
   extraction (the same arithmetic).
 * A sub-task left with training images of one label only (its other images could not be decoded) predicts
@@ -50,6 +54,7 @@ NeWT is reported as prior work (kept out of the benchmark mean), as in BioBench.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections import Counter
@@ -69,6 +74,8 @@ IMAGES_DIR = "newt2021_images"
 REQUIRED = ("id", "task", "task_cluster", "label", "split")
 #: The values of C tried by ``--set C=cv``.
 C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
+#: What ``n_train`` counts: training images in all (biobench's), or per sub-task (the published BioBench's).
+N_TRAIN_PER = ("total", "subtask")
 
 DATA = DataRecipe(
     downloads=(
@@ -93,6 +100,12 @@ def _check_C(value: str) -> str:
     return value
 
 
+def _check_n_train_per(value: str) -> str:
+    if value not in N_TRAIN_PER:
+        raise ValueError(f"expected one of {', '.join(N_TRAIN_PER)}")
+    return value
+
+
 class NeWT(ImageFileTask):
     """NeWT's 164 binary sub-tasks, one linear SVM each; see the module docstring."""
 
@@ -101,6 +114,10 @@ class NeWT(ImageFileTask):
         "class_weight": None,  # its SVMs are unweighted, as the published protocol's
         "C": Setting("the linear SVM's C: a number > 0 (default 1, as the published BioBench) or 'cv' (chosen per "
                      "sub-task by stratified 5-fold cross-validation on its training images)", check=_check_C),
+        "n_train_per": Setting("what n_train counts: total (default; training images in all, balanced over sub-task "
+                               "and label) or subtask (images per sub-task, n // 2 of label 0 and the rest of label 1, "
+                               "a label with fewer keeping all of its, as the published BioBench)",
+                               check=_check_n_train_per),
     }
 
     def read(self) -> None:
@@ -108,10 +125,14 @@ class NeWT(ImageFileTask):
         self.C: float | None = None if value == "cv" else float(value)
         self._read()
         if "n_train" in self.settings:
-            n, needed = int(self.settings["n_train"]), 2 * len(self.tasks)
+            n, needed = int(self.settings["n_train"]), 2 * (1 if self._per_subtask else len(self.tasks))
             if n < needed:
                 raise SettingsError(f"{self.spec.id}: setting n_train={n}: expected at least {needed} (2 per sub-task, "
                                     f"{len(self.tasks)} sub-tasks) so that every sub-task trains on both labels")
+
+    @property
+    def _per_subtask(self) -> bool:
+        return str(self.settings.get("n_train_per", "total")) == "subtask"
 
     def _read(self) -> None:
         csv_path = self.root / LABELS_CSV
@@ -209,6 +230,28 @@ class NeWT(ImageFileTask):
 
     def stratum(self, example: Example) -> object:
         return (example.group, example.label)
+
+    def chosen_examples(self, split: str) -> list[Example]:
+        """With ``n_train_per=subtask``: ``n_train`` training images per sub-task, ``n // 2`` of label 0 and the
+        rest of label 1 (a label with fewer keeps all of its), as the published BioBench samples them; chosen in an
+        order fixed by the seed and the example id, so the subsets are nested. Otherwise the core's total count."""
+        if split != "train" or not self._per_subtask or "n_train" not in self.settings:
+            return super().chosen_examples(split)
+        n = int(self.settings["n_train"])
+        members: dict[tuple[str | None, int], list[Example]] = {}
+        for example in self.examples(split):
+            members.setdefault((example.group, int(example.label)), []).append(example)
+        chosen: set[str] = set()
+        for (_, label), examples in members.items():
+            order = sorted(examples, key=lambda ex: hashlib.sha256(f"{self.seed}\0{ex.id}".encode()).digest())
+            chosen.update(ex.id for ex in order[:n // 2 if label == 0 else n - n // 2])
+        return [ex for ex in self.examples(split) if ex.id in chosen]
+
+    def n_train_limit(self) -> int:
+        """Per sub-task: the largest sub-task's training images (beyond it, ``n_train`` chooses nothing more)."""
+        if not self._per_subtask:
+            return super().n_train_limit()
+        return max(Counter(ex.group for ex in self.examples("train")).values(), default=0)
 
     def evaluate(self, train: SplitFeatures, test: SplitFeatures, *, device: str = "cpu") -> Evaluation:
         from biobench_core import group_scores

@@ -64,17 +64,12 @@ DATA = DataRecipe(
 )
 
 
-def _eval_split(value: str) -> str:
-    if value not in EVAL_SPLITS:
-        raise ValueError(f"expected one of {', '.join(EVAL_SPLITS)}")
-    return value
-
-
 class PlantNet(ClassFolderTask):
     """``images/{train,val,test}/<species_id>/<image_id>.jpg``; see the module docstring."""
 
     settings_schema = {
-        "eval_split": Setting("the folder scored: val (default, as published) or test", check=_eval_split),
+        "eval_split": Setting("the folder scored: val (as published) or test", type="choice", choices=EVAL_SPLITS,
+                              default="val"),
     }
     missing_hint = "get the data with: biobench data fetch tasks/plantnet --to DIR"
 
@@ -84,18 +79,18 @@ class PlantNet(ClassFolderTask):
         return data
 
     def split_folders(self) -> dict[str, Sequence[str]]:
-        return {"train": ("images/train",), "test": (f"images/{self.settings.get('eval_split', 'val')}",)}
+        return {"train": ("images/train",), "test": (f"images/{self.settings['eval_split']}",)}
 
     def example_ids(self, split: str, class_name: str, paths: list[str]) -> list[str]:
         return [_stem(path) for path in paths]
 
     def class_group(self, class_name: str) -> str | None:
-        return self.settings.get("eval_split", "val")
+        return self.settings["eval_split"]
 
     def read(self) -> None:
         super().read()
         extra = self.root / "images" / "test"
-        if self.settings.get("eval_split", "val") != "val" or not extra.is_dir():
+        if self.settings["eval_split"] != "val" or not extra.is_dir():
             return
         index = {name: i for i, name in enumerate(self._classes)}
         scored = {ex.id for split in self.split_examples.values() for ex in split}
@@ -115,7 +110,7 @@ class PlantNet(ClassFolderTask):
         self.split_examples["test"] = (*self.split_examples["test"], *added)
 
     def in_score(self, example: Example) -> bool:
-        return example.group != "test" or self.settings.get("eval_split", "val") == "test"
+        return example.group != "test" or self.settings["eval_split"] == "test"
 
 
 def _stem(path: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from biobench_core import Example, Setting, SettingsError, Task, TaskDataError, TaskSpec, positive_int
+from biobench_core import Example, Setting, SettingsError, Task, TaskDataError, TaskSpec
 from biobench_tasks._split import stable_order, stratified_counts, take_stratified
 
 if TYPE_CHECKING:
@@ -100,16 +100,11 @@ def load_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _parse_subset(raw: str | None, n_train: int) -> int | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= n_train:
-        raise SettingsError(f"tasks/animal-silhouettes: setting subset={raw!r}: expected an integer in 1..{n_train}")
-    return value
+def _check_subset(given: str | None, subset: int | None, n_train: int) -> int | None:
+    """``subset`` (the typed setting, >= 1 already), refused above the ``n_train`` examples there are."""
+    if subset is not None and subset > n_train:
+        raise SettingsError(f"tasks/animal-silhouettes: setting subset={given!r}: expected an integer in 1..{n_train}")
+    return subset
 
 
 class AnimalSilhouettes(Task):
@@ -121,8 +116,8 @@ class AnimalSilhouettes(Task):
     """
 
     settings_schema = {
-        "subset": Setting("a stratified subset of N train and ceil(N/4) test examples (N in 1..8000)",
-                          check=positive_int),
+        "subset": Setting("a stratified subset of N train and ceil(N/4) test examples (N in 1..8000)", type=int,
+                          minimum=1),
     }
 
     def __init__(self, spec: TaskSpec, data: str | Path | None = None, settings: dict[str, str] | None = None):
@@ -137,7 +132,7 @@ class AnimalSilhouettes(Task):
         train = [stable_order(members[n:], f"animal-silhouettes:{SEED}:subset")
                  for members, n in zip(by_class, n_test, strict=True)]
 
-        subset = _parse_subset(self.settings.get("subset"), sum(map(len, train)))
+        subset = _check_subset(self.given_settings.get("subset"), self.settings.get("subset"), sum(map(len, train)))
         if subset is None:
             train_idx = take_stratified(train, [len(m) for m in train])
             test_idx = take_stratified(test, [len(m) for m in test])

@@ -3,15 +3,13 @@ through the real ``biobench`` command line with a tiny convolutional backbone (a
 
 from __future__ import annotations
 
-import colorsys
 import json
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from biobench_core.testing import cli_in_process, write_distribution
+from biobench_tasks.samples import write_image
 
 TINY_HOOKS = '''
 from biobench_core import BackboneSpec, hookimpl
@@ -42,23 +40,6 @@ class TinyConvNet(VisionBackbone):
     def make_img_transform(self):
         return transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
 '''
-
-
-def colour_of(label: int, n_classes: int) -> tuple[int, int, int]:
-    """A distinct, saturated colour per label (hues evenly around the wheel)."""
-    r, g, b = colorsys.hsv_to_rgb((label % max(n_classes, 1)) / max(n_classes, 1), 0.9, 0.85)
-    return int(r * 255), int(g * 255), int(b * 255)
-
-
-def write_image(path: Path, label: int, n_classes: int, *, seed: int = 0, size: tuple[int, int] = (24, 20)) -> Path:
-    """An image (format from the suffix) whose colour is its label's, with noise; parents are created."""
-    from PIL import Image
-
-    rng = np.random.default_rng(zlib.crc32(f"{path.name}:{seed}".encode()))  # the same noise in every run
-    pixels = np.clip(np.array(colour_of(label, n_classes)) + rng.normal(0, 12, (size[1], size[0], 3)), 0, 255)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.astype(np.uint8)).save(path)
-    return path
 
 
 @pytest.fixture

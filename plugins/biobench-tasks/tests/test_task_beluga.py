@@ -3,7 +3,6 @@ against scikit-learn's ``KNeighborsClassifier.predict(None)``."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
 from pathlib import Path
@@ -16,42 +15,17 @@ from biobench_core import SettingsError, SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.beluga import ANNOTATIONS, IMAGES, Beluga, loo_knn
+from biobench_tasks.samples.beluga import PER_WHALE, WHALES, make_beluga
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/beluga")
-WHALES = ("BB-2016-017", "BB-2017-102", "BB-2018-003", "BB-2019-044")
-PER_WHALE = 5
-VIEWPOINTS = ("top", "left")
-
-
-def make_beluga(root: Path, synth_image, *, edit=None) -> Path:
-    """Four whales, five images each (viewpoints alternate top/left), one annotation per image, in Wild Me's COCO
-    export format. ``edit(coco)`` may change the COCO object before it is written."""
-    images, annotations = [], []
-    for w, whale in enumerate(WHALES):
-        for i in range(PER_WHALE):
-            image_id = 1000 + 10 * w + i
-            file_name = f"{image_id:012d}.jpg"
-            synth_image(root / IMAGES / file_name, w, len(WHALES), seed=i)
-            images.append({"license": 1, "file_name": file_name, "height": 20, "width": 24, "date_captured": None,
-                           "id": image_id, "uuid": f"uuid-{image_id}"})
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 0,
-                                "bbox": [0, 0, 24, 20], "area": 480, "iscrowd": 0, "name": whale,
-                                "viewpoint": VIEWPOINTS[i % 2], "segmentation": []})
-    coco = {"info": {"description": "beluga"}, "licenses": [], "categories": [{"id": 0, "name": "beluga_whale"}],
-            "images": images, "annotations": annotations}
-    if edit is not None:
-        coco = edit(coco)
-    (root / ANNOTATIONS).parent.mkdir(parents=True, exist_ok=True)
-    (root / ANNOTATIONS).write_text(json.dumps(coco))
-    return root
 
 
 def build(root: Path, **settings: str) -> Beluga:
     return Beluga(SPEC, root, settings)
 
 
-def test_beluga_end_to_end_leave_one_out_with_splits(tmp_path, run_task, synth_image):
-    data = make_beluga(tmp_path / "beluga", synth_image)
+def test_beluga_end_to_end_leave_one_out_with_splits(tmp_path, run_task):
+    data = make_beluga(tmp_path / "beluga")
     run, report = run_task("tasks/beluga", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -60,8 +34,8 @@ def test_beluga_end_to_end_leave_one_out_with_splits(tmp_path, run_task, synth_i
     assert cell["splits"]["top1-accuracy"] >= 0.9
 
 
-def test_examples_ids_labels_groups_and_rgb(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_examples_ids_labels_groups_and_rgb(tmp_path):
+    data = make_beluga(tmp_path)
     from PIL import Image
 
     Image.open(data / IMAGES / "000000001000.jpg").convert("L").save(data / IMAGES / "000000001000.jpg")
@@ -78,9 +52,9 @@ def test_examples_ids_labels_groups_and_rgb(tmp_path, synth_image):
     assert len(build(data, n_train="8").chosen_examples("test")) == 20  # every image is still a query
 
 
-def test_probe_setting_is_refused(tmp_path, synth_image):
+def test_probe_setting_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="unknown setting 'probe'"):
-        build(make_beluga(tmp_path, synth_image), probe="logreg")
+        build(make_beluga(tmp_path), probe="logreg")
 
 
 # -- the protocol ---------------------------------------------------------------------------------------------------
@@ -110,8 +84,8 @@ def test_loo_knn_vote_tie_goes_to_lowest_label_and_self_never_votes():
     assert alone.tolist() == [-1]  # nothing but itself in the gallery: no prediction
 
 
-def test_byte_identical_copy_never_votes_for_its_original(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_byte_identical_copy_never_votes_for_its_original(tmp_path):
+    data = make_beluga(tmp_path)
     shutil.copyfile(data / IMAGES / "000000001000.jpg", data / IMAGES / "copy.jpg")
 
     def edit(coco):
@@ -119,7 +93,7 @@ def test_byte_identical_copy_never_votes_for_its_original(tmp_path, synth_image)
         coco["annotations"].append({"id": 99, "image_id": 1, "name": WHALES[0], "viewpoint": "top"})
         return coco
 
-    make_beluga(tmp_path, synth_image, edit=edit)
+    make_beluga(tmp_path, edit=edit)
     task = build(data)  # copies are found before the first evaluation, not while indexing
     with pytest.warns(DataWarning, match=r"1 images are byte-identical copies of others \(e.g. copy.jpg = "
                                          r"000000001000.jpg\): a query's copies never vote for it"):
@@ -139,8 +113,8 @@ def test_byte_identical_copy_never_votes_for_its_original(tmp_path, synth_image)
     assert plain[[ex.id for ex in examples].index("copy.jpg")] == 0
 
 
-def test_evaluate_gallery_subsample_scores_every_query(tmp_path, synth_image):
-    task = build(make_beluga(tmp_path, synth_image), n_train="16")
+def test_evaluate_gallery_subsample_scores_every_query(tmp_path):
+    task = build(make_beluga(tmp_path), n_train="16")
     train, test = task.chosen_examples("train"), task.chosen_examples("test")
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((len(WHALES), 4)) * 10
@@ -156,10 +130,10 @@ def test_evaluate_gallery_subsample_scores_every_query(tmp_path, synth_image):
     assert result.probe["gallery"] == 16 and result.splits["top1-accuracy"] == 1.0
 
 
-def test_conformance_kit_passes_a_declared_leave_one_out_task(tmp_path, synth_image):
+def test_conformance_kit_passes_a_declared_leave_one_out_task(tmp_path):
     from biobench_core.testing import check_task
 
-    report = check_task("tasks/beluga", data=make_beluga(tmp_path, synth_image))
+    report = check_task("tasks/beluga", data=make_beluga(tmp_path))
     assert report.ok, report.format()
     assert "leave-one-out" in [c.name for c in report.checks]
 
@@ -189,23 +163,23 @@ def _edit_annotations(change):
     (lambda c: c.pop("annotations"),
      r"instances_train2022.json: missing key 'annotations' \(a COCO file has 'images' and 'annotations'\)"),
 ])
-def test_malformed_annotations(tmp_path, synth_image, change, message):
-    data = make_beluga(tmp_path, synth_image, edit=_edit_annotations(change))
+def test_malformed_annotations(tmp_path, change, message):
+    data = make_beluga(tmp_path, edit=_edit_annotations(change))
     with pytest.raises(TaskDataError, match=message) as info:
         build(data)
     assert "\n" not in str(info.value)
 
 
-def test_missing_image(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_missing_image(tmp_path):
+    data = make_beluga(tmp_path)
     (data / IMAGES / "000000001012.jpg").unlink()
     with pytest.raises(TaskDataError, match=r"images\[7\] \(000000001012.jpg\): image not found: .*train2022/"
                                             r"000000001012.jpg"):
         build(data)
 
 
-def test_missing_annotation_file_and_bad_json(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_missing_annotation_file_and_bad_json(tmp_path):
+    data = make_beluga(tmp_path)
     (data / ANNOTATIONS).write_text('{"images": [')
     with pytest.raises(TaskDataError, match=r"instances_train2022.json: not valid JSON: .* at line 1"):
         build(data)
@@ -214,15 +188,15 @@ def test_missing_annotation_file_and_bad_json(tmp_path, synth_image):
         build(data)
 
 
-def test_missing_images_folder(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_missing_images_folder(tmp_path):
+    data = make_beluga(tmp_path)
     shutil.rmtree(data / IMAGES)
     with pytest.raises(TaskDataError, match=r"train2022: missing folder: expected beluga.coco/images/train2022/"):
         build(data)
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
-    data = make_beluga(tmp_path, synth_image)
+def test_no_warning_on_clean_data(tmp_path):
+    data = make_beluga(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(data)

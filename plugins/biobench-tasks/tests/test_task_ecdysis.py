@@ -14,50 +14,9 @@ from biobench_core import TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.ecdysis import Ecdysis, image_name, parse_visit_date
+from biobench_tasks.samples.ecdysis import N_PER_TAXON, make_ecdysis
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/ecdysis")
-TAXA = (  # gbif_class, gbif_order, gbif_family, gbif_genus, gbif_species
-    ("Insecta", "Coleoptera", "Carabidae", "Harpalus", "Harpalus pensylvanicus"),
-    ("Insecta", "Coleoptera", "Coccinellidae", "Coleomegilla", "Coleomegilla maculata"),
-    ("Insecta", "Hymenoptera", "Apidae", "Bombus", "Bombus impatiens"),
-    ("Insecta", "Hymenoptera", "Formicidae", "Formica", ""),  # identified to genus only
-)
-# The export's columns, in its order (BioBench's download script lists them); the task reads only some, by name.
-HEADER = ["id", "specimen_id", "image_thumbnail_large", "archival_identifier", "archival_stored", "visit_date",
-          "country", "state_region", "county_region", "us_state_county_fips", "gbif_class", "gbif_order",
-          "gbif_family", "gbif_genus", "gbif_species", "reviewed", "public_url"]
-N_PER_TAXON = 15
-
-
-def date_text(day: int) -> str:
-    """Day ``day`` of the survey season in one of the formats the export may hold."""
-    date = dt.datetime(2021, 5, 1, 9, 30) + dt.timedelta(days=day)
-    return (date.strftime("%Y-%m-%d"), date.strftime("%m/%d/%Y"), date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            date.strftime("%Y-%m-%d %H:%M"))[day % 4]
-
-
-def make_ecdysis(root: Path, synth_image, *, edit=None) -> Path:
-    """``N_PER_TAXON`` specimens per taxon on distinct days, rows shuffled (not in date order); ``edit(rows)`` may
-    change the rows before they are written."""
-    rows = []
-    for t, taxon in enumerate(TAXA):
-        for i in range(N_PER_TAXON):
-            example_id = str(1000 + 37 * ((t * N_PER_TAXON + i) * 7 % 60))
-            name = f"EF{example_id}_{t}{i:02d}.JPG"
-            synth_image(root / "images" / name, t, len(TAXA), seed=i)
-            rows.append(dict(zip(HEADER, [
-                example_id, f"EF-{example_id}", f"https://bugbox.ecdysis.bio/media/specimen_images/{name}?v=2",
-                f"box{t}", "true", date_text(i * 5 + t), "US", "SD", "Brookings", "46011", *taxon, "true",
-                f"https://bugbox.ecdysis.bio/media/public/{name}"])))
-    rows = rows[::2] + rows[1::2]
-    if edit is not None:
-        rows = edit(rows)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "metadata.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return root
 
 
 def build(root: Path, **settings: str) -> Ecdysis:
@@ -69,8 +28,8 @@ def _dates(root: Path) -> dict[str, dt.datetime]:
         return {r["id"]: parse_visit_date(r["visit_date"]) for r in csv.DictReader(f)}
 
 
-def test_ecdysis_end_to_end_macro_f1_with_order_splits(tmp_path, run_task, synth_image):
-    run, report = run_task("tasks/ecdysis", make_ecdysis(tmp_path / "ecdysis", synth_image))
+def test_ecdysis_end_to_end_macro_f1_with_order_splits(tmp_path, run_task):
+    run, report = run_task("tasks/ecdysis", make_ecdysis(tmp_path / "ecdysis"))
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
     assert cell["metric"] == "macro-f1-all[4]" and cell["score"] >= 0.9  # chance is about 0.25
@@ -79,8 +38,8 @@ def test_ecdysis_end_to_end_macro_f1_with_order_splits(tmp_path, run_task, synth
     assert all(score >= 0.8 * 2 / 4 for score in cell["splits"].values())
 
 
-def test_earliest_80_percent_of_each_taxon_train(tmp_path, synth_image):
-    data = make_ecdysis(tmp_path, synth_image)
+def test_earliest_80_percent_of_each_taxon_train(tmp_path):
+    data = make_ecdysis(tmp_path)
     task, dates = build(data), _dates(data)
     train, test = task.examples("train"), task.examples("test")
     assert len(train) == 4 * 12 and len(test) == 4 * 3
@@ -92,7 +51,7 @@ def test_earliest_80_percent_of_each_taxon_train(tmp_path, synth_image):
     assert test[0].source.endswith(f"images/{image_name(test[0].source)}") and task.load(test[0]).mode == "RGB"
 
 
-def test_dates_are_compared_as_dates_not_strings(tmp_path, synth_image):
+def test_dates_are_compared_as_dates_not_strings(tmp_path):
     taxon = ("Insecta", "Diptera", "Syrphidae", "Eristalis", "Eristalis tenax")
 
     def edit(rows):  # as strings, "10/01/2021" < "6/9/2021" < "9/30/2021": the October specimen would train
@@ -104,43 +63,43 @@ def test_dates_are_compared_as_dates_not_strings(tmp_path, synth_image):
                          **dict(zip(("gbif_class", "gbif_order", "gbif_family", "gbif_genus", "gbif_species"), taxon))})
         return rows
 
-    task = build(make_ecdysis(tmp_path, synth_image, edit=edit))
+    task = build(make_ecdysis(tmp_path, edit=edit))
     label = task.class_names.index("|".join(taxon))
     assert [ex.id for ex in task.examples("test") if ex.label == label] == ["7005"]
 
 
-def test_date_ties_are_broken_by_numeric_id(tmp_path, synth_image):
+def test_date_ties_are_broken_by_numeric_id(tmp_path):
     def edit(rows):
         for row in rows:
             row["visit_date"] = "2021-06-01"
         return rows
 
-    task = build(make_ecdysis(tmp_path, synth_image, edit=edit))
+    task = build(make_ecdysis(tmp_path, edit=edit))
     for label in range(4):
         ids = sorted((int(ex.id) for ex in task.examples("train") if ex.label == label))
         assert all(int(ex.id) > ids[-1] for ex in task.examples("test") if ex.label == label)
 
 
-def test_a_single_specimen_taxon_is_in_train_only_with_a_warning(tmp_path, synth_image):
+def test_a_single_specimen_taxon_is_in_train_only_with_a_warning(tmp_path):
     def edit(rows):
         return rows + [{**rows[0], "id": "9001", "gbif_species": "Harpalus rarissimus"}]
 
     with pytest.warns(DataWarning, match=r"metadata.csv: 1 label with a single specimen \(e.g. "
                                          r"Insecta\|Coleoptera\|Carabidae\|Harpalus\|Harpalus rarissimus\): "
                                          r"in train only, no test example"):
-        task = build(make_ecdysis(tmp_path, synth_image, edit=edit))
+        task = build(make_ecdysis(tmp_path, edit=edit))
     label = task.class_names.index("Insecta|Coleoptera|Carabidae|Harpalus|Harpalus rarissimus")
     assert [ex.id for ex in task.examples("train") if ex.label == label] == ["9001"]
     assert not [ex for ex in task.examples("test") if ex.label == label]
 
 
-def test_small_taxa_split_by_floor_of_80_percent(tmp_path, synth_image):
+def test_small_taxa_split_by_floor_of_80_percent(tmp_path):
     def edit(rows):
         extra = [{**rows[0], "id": f"80{n}{i}", "gbif_species": f"Harpalus sp{n}", "visit_date": f"2021-06-0{i + 1}"}
                  for n in (2, 5) for i in range(n)]
         return rows + extra
 
-    task = build(make_ecdysis(tmp_path, synth_image, edit=edit))
+    task = build(make_ecdysis(tmp_path, edit=edit))
     for n, n_train in ((2, 1), (5, 4)):
         label = task.class_names.index(f"Insecta|Coleoptera|Carabidae|Harpalus|Harpalus sp{n}")
         assert sum(ex.label == label for ex in task.examples("train")) == n_train
@@ -162,25 +121,25 @@ def test_image_name_from_url_or_path():
     assert image_name("specimen_images/EF1_a.JPG") == image_name("EF1_a.JPG") == "EF1_a.JPG"
 
 
-def test_conformance_kit(tmp_path, synth_image):
+def test_conformance_kit(tmp_path):
     from biobench_core.testing import check_task
 
-    check_task("tasks/ecdysis", data=make_ecdysis(tmp_path, synth_image)).assert_ok()
+    check_task("tasks/ecdysis", data=make_ecdysis(tmp_path)).assert_ok()
 
 
 # -- malformed data ----------------------------------------------------------------------------------------------------
 
 
-def test_missing_column(tmp_path, synth_image):
+def test_missing_column(tmp_path):
     def edit(rows):
         return [{k: v for k, v in row.items() if k != "gbif_family"} for row in rows]
 
     with pytest.raises(TaskDataError, match=r"metadata.csv: missing column 'gbif_family' \(header is 'id,"):
-        build(make_ecdysis(tmp_path, synth_image, edit=edit))
+        build(make_ecdysis(tmp_path, edit=edit))
 
 
-def test_missing_image(tmp_path, synth_image):
-    data = make_ecdysis(tmp_path, synth_image)
+def test_missing_image(tmp_path):
+    data = make_ecdysis(tmp_path)
     with open(data / "metadata.csv", newline="") as f:
         row = list(csv.DictReader(f))[4]
     (data / "images" / image_name(row["image_thumbnail_large"])).unlink()
@@ -190,44 +149,44 @@ def test_missing_image(tmp_path, synth_image):
         build(data)
 
 
-def test_unparseable_date(tmp_path, synth_image):
+def test_unparseable_date(tmp_path):
     def edit(rows):
         rows[2]["visit_date"] = "early June"
         return rows
 
     with pytest.raises(TaskDataError, match=r"metadata.csv row 4: visit_date 'early June' is not a date \(expected "
                                             r"ISO 8601 such as 2021-06-15 or 2021-06-15T14:30:00, or MM/DD/YYYY\)"):
-        build(make_ecdysis(tmp_path, synth_image, edit=edit))
+        build(make_ecdysis(tmp_path, edit=edit))
 
 
-def test_empty_date(tmp_path, synth_image):
+def test_empty_date(tmp_path):
     def edit(rows):
         rows[0]["visit_date"] = ""
         return rows
 
     with pytest.raises(TaskDataError, match=r"metadata.csv row 2: empty 'visit_date'"):
-        build(make_ecdysis(tmp_path, synth_image, edit=edit))
+        build(make_ecdysis(tmp_path, edit=edit))
 
 
-def test_duplicate_id(tmp_path, synth_image):
+def test_duplicate_id(tmp_path):
     def edit(rows):
         rows[7]["id"] = rows[1]["id"]
         return rows
 
     with pytest.raises(TaskDataError, match=r"metadata.csv row 9: duplicate id '\d+' \(first in .*metadata.csv "
                                             r"row 3\)"):
-        build(make_ecdysis(tmp_path, synth_image, edit=edit))
+        build(make_ecdysis(tmp_path, edit=edit))
 
 
-def test_missing_images_folder(tmp_path, synth_image):
-    data = make_ecdysis(tmp_path, synth_image)
+def test_missing_images_folder(tmp_path):
+    data = make_ecdysis(tmp_path)
     (data / "images").rename(data / "img")
     with pytest.raises(TaskDataError, match=r"images: missing folder: expected images/<basename of "
                                             r"image_thumbnail_large>"):
         build(data)
 
 
-def test_rows_without_image_or_taxonomy_are_skipped_with_warnings(tmp_path, synth_image):
+def test_rows_without_image_or_taxonomy_are_skipped_with_warnings(tmp_path):
     def edit(rows):
         rows[0]["image_thumbnail_large"] = ""
         rows[1]["image_thumbnail_large"] = ""
@@ -235,7 +194,7 @@ def test_rows_without_image_or_taxonomy_are_skipped_with_warnings(tmp_path, synt
             rows[5][column] = ""
         return rows
 
-    data = make_ecdysis(tmp_path, synth_image, edit=edit)
+    data = make_ecdysis(tmp_path, edit=edit)
     with pytest.warns(DataWarning) as caught:
         task = build(data)
     messages = [str(w.message) for w in caught]
@@ -245,8 +204,8 @@ def test_rows_without_image_or_taxonomy_are_skipped_with_warnings(tmp_path, synt
     assert len(task.examples("train")) + len(task.examples("test")) == 4 * N_PER_TAXON - 3
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
-    data = make_ecdysis(tmp_path, synth_image)
+def test_no_warning_on_clean_data(tmp_path):
+    data = make_ecdysis(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(data)

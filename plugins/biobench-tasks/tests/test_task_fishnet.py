@@ -3,7 +3,6 @@ miniature, end to end and malformed; the mean per-trait macro-F1 against scikit-
 
 from __future__ import annotations
 
-import csv
 import warnings
 from pathlib import Path
 
@@ -16,45 +15,10 @@ from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.fishnet import (TRAITS, FishNet, decode, encode, mean_trait_macro_f1, mean_trait_macro_f1_replicates,
                                     trait_macro_f1)
+from biobench_tasks.samples.fishnet import PROFILES, make_fishnet
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/fishnet")
 METRIC = "mean-trait-macro-f1"
-HEADER = ["", "Unnamed: 0", "species", "image", "SpecCode", "Genus", "Subfamily", "Family", "Order", "Class",
-          "SuperClass", "source", "Folder", "Troph", "FeedingPath", "Tropical", "Temperate", "Subtropical", "Boreal",
-          "Polar", "freshwater", "saltwater", "brackish", "NewOrder", "Frequency"]
-# four trait profiles (bit i = trait i), one family and one colour each; every trait takes both values
-PROFILES = [("Sparidae", 0b101010101), ("Sciaenidae", 0b010101010), ("Acanthuridae", 0b110011001),
-            ("Salmonidae", 0b001100110)]
-
-
-def make_fishnet(root: Path, synth_image, *, n_train: int = 5, n_test: int = 3, edit=None) -> Path:
-    """``train.csv``/``test.csv`` with ``n_train``/``n_test`` images per profile; every third FishBase-style row
-    gives its image as a URL. One extra row per file has empty traits (FishNet has such rows): it is dropped.
-    ``edit(split, rows)`` may change the rows before they are written."""
-    for split, n in (("train", n_train), ("test", n_test)):
-        rows = []
-        for p, (family, bits) in enumerate(PROFILES):
-            for i in range(n):
-                name = f"{family[:4]}{split}{i}.jpg"
-                image = f"https://www.fishbase.se/images/species/{name}" if i % 3 == 2 else name
-                synth_image(root / "Image_Library" / family / name, p, len(PROFILES), seed=i + 100 * (split == "test"))
-                traits = {t: str((bits >> k) & 1) for k, t in enumerate(TRAITS)}
-                traits["FeedingPath"] = "pelagic" if bits & 1 else "benthic"
-                rows.append({"": str(len(rows)), "Unnamed: 0": str(len(rows)), "species": "", "image": image,
-                             "SpecCode": "", "Genus": "Genus", "Subfamily": "", "Family": family,
-                             "Order": "Perciformes", "Class": "Actinopterygii", "SuperClass": "",
-                             "source": "fishbase" if image.startswith("http") else "inat", "Folder": family,
-                             "Troph": "3.4", **traits, "NewOrder": "Perciformes", "Frequency": "0.28"})
-        rows.append({**rows[0], "image": f"untraited-{split}.jpg", **{t: "" for t in TRAITS}})
-        if edit is not None:
-            rows = edit(split, rows)
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / f"{split}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            columns = list(rows[0])
-            writer.writerow(columns)
-            writer.writerows([[row.get(c, "") for c in columns] for row in rows])
-    return root
 
 
 def build(root: Path, **settings: str) -> FishNet:
@@ -63,8 +27,8 @@ def build(root: Path, **settings: str) -> FishNet:
         return FishNet(SPEC, root, settings)
 
 
-def test_fishnet_end_to_end_learns_all_nine_traits(tmp_path, run_task, synth_image):
-    data = make_fishnet(tmp_path / "fishnet", synth_image)
+def test_fishnet_end_to_end_learns_all_nine_traits(tmp_path, run_task):
+    data = make_fishnet(tmp_path / "fishnet")
     run, report = run_task("tasks/fishnet", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -73,8 +37,8 @@ def test_fishnet_end_to_end_learns_all_nine_traits(tmp_path, run_task, synth_ima
     assert all(score >= 0.8 for score in cell["splits"].values())
 
 
-def test_ids_labels_and_dropped_rows(tmp_path, synth_image):
-    data = make_fishnet(tmp_path, synth_image)
+def test_ids_labels_and_dropped_rows(tmp_path):
+    data = make_fishnet(tmp_path)
     with pytest.warns(DataWarning) as record:
         task = FishNet(SPEC, data, {})
     assert [str(w.message) for w in record] == [f"{data / name}: 1 rows with a missing trait dropped"
@@ -88,15 +52,15 @@ def test_ids_labels_and_dropped_rows(tmp_path, synth_image):
     assert task.stratum(train[0]) == 1  # FeedingPath: pelagic
 
 
-def test_n_train_balances_feeding_path(tmp_path, synth_image):
-    chosen = build(make_fishnet(tmp_path, synth_image), n_train="6").chosen_examples("train")
+def test_n_train_balances_feeding_path(tmp_path):
+    chosen = build(make_fishnet(tmp_path), n_train="6").chosen_examples("train")
     assert sorted(ex.label & 1 for ex in chosen) == [0, 0, 0, 1, 1, 1]
 
 
-def test_a_trait_constant_in_train_predicts_that_value(tmp_path, synth_image):
+def test_a_trait_constant_in_train_predicts_that_value(tmp_path):
     from biobench_core import SplitFeatures
 
-    task = build(make_fishnet(tmp_path, synth_image))
+    task = build(make_fishnet(tmp_path))
     rng = np.random.default_rng(0)
 
     def feats(split):
@@ -158,53 +122,53 @@ def test_replicates_match_sklearn_on_resampled_images():
 
 
 @pytest.mark.filterwarnings("ignore::biobench_tasks._formats.DataWarning")  # the dropped untraited rows
-def test_conformance_kit(tmp_path, synth_image):
+def test_conformance_kit(tmp_path):
     from biobench_core.testing import check_task
 
-    check_task("tasks/fishnet", data=make_fishnet(tmp_path, synth_image)).assert_ok()
+    check_task("tasks/fishnet", data=make_fishnet(tmp_path)).assert_ok()
 
 
 # -- malformed data ----------------------------------------------------------------------------------------------------
 
 
-def test_missing_column(tmp_path, synth_image):
+def test_missing_column(tmp_path):
     def edit(split, rows):
         return [{k: v for k, v in r.items() if k != "Folder"} for r in rows]
 
     with pytest.raises(TaskDataError, match=r"train.csv: missing column 'Folder'") as info:
-        build(make_fishnet(tmp_path, synth_image, edit=edit))
+        build(make_fishnet(tmp_path, edit=edit))
     assert "\n" not in str(info.value)
 
 
-def test_missing_image(tmp_path, synth_image):
-    data = make_fishnet(tmp_path, synth_image)
+def test_missing_image(tmp_path):
+    data = make_fishnet(tmp_path)
     (data / "Image_Library" / "Acanthuridae" / "Acantest1.jpg").unlink()
     with pytest.raises(TaskDataError, match=r"test.csv row 9: image not found: .*Image_Library/Acanthuridae/"
                                             r"Acantest1.jpg$"):
         build(data)
 
 
-def test_bad_trait_values(tmp_path, synth_image):
+def test_bad_trait_values(tmp_path):
     def feeding(split, rows):
         rows[1]["FeedingPath"] = "demersal"
         return rows
 
     with pytest.raises(TaskDataError, match=r"train.csv row 3: FeedingPath 'demersal' is not pelagic or benthic"):
-        build(make_fishnet(tmp_path / "a", synth_image, edit=feeding))
+        build(make_fishnet(tmp_path / "a", edit=feeding))
 
     def polar(split, rows):
         rows[2]["Polar"] = "2"
         return rows
 
     with pytest.raises(TaskDataError, match=r"train.csv row 4: Polar '2' is not 0 or 1"):
-        build(make_fishnet(tmp_path / "b", synth_image, edit=polar))
+        build(make_fishnet(tmp_path / "b", edit=polar))
 
 
-def test_repeated_image_is_kept_once_with_a_warning(tmp_path, synth_image):
+def test_repeated_image_is_kept_once_with_a_warning(tmp_path):
     def edit(split, rows):
         return rows + [rows[0]] if split == "test" else rows
 
-    data = make_fishnet(tmp_path, synth_image, edit=edit)
+    data = make_fishnet(tmp_path, edit=edit)
     with pytest.warns(DataWarning) as record:
         task = FishNet(SPEC, data, {})
     assert f"{data / 'test.csv'}: 1 rows repeat an image listed earlier in the file; kept once" in [
@@ -214,15 +178,15 @@ def test_repeated_image_is_kept_once_with_a_warning(tmp_path, synth_image):
     def leak(split, rows):
         return rows + [{**rows[0], "image": "Spartrain0.jpg"}] if split == "test" else rows
 
-    data = make_fishnet(tmp_path / "leak", synth_image, edit=leak)
+    data = make_fishnet(tmp_path / "leak", edit=leak)
     with pytest.warns(DataWarning) as record:
         FishNet(SPEC, data, {})
     assert f"{data}: 1 images are listed in both train.csv and test.csv (e.g. Spartrain0.jpg)" in [
         str(w.message) for w in record]
 
 
-def test_missing_image_library(tmp_path, synth_image):
-    data = make_fishnet(tmp_path, synth_image)
+def test_missing_image_library(tmp_path):
+    data = make_fishnet(tmp_path)
     (data / "Image_Library").rename(data / "images")
     with pytest.raises(TaskDataError, match=r"Image_Library: missing folder: expected Image_Library/<Folder>/<image>"):
         build(data)

@@ -4,7 +4,6 @@ macro-F1 against scikit-learn; the open-set rule against scikit-learn's Ledoit-W
 
 from __future__ import annotations
 
-import csv
 import os
 import warnings
 from pathlib import Path
@@ -19,68 +18,18 @@ from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.fungiclef import (POISON_CSV, TRAIN_CSV, TRAIN_DIR, UNKNOWN, VAL_CSV, VAL_DIR, FungiCLEF,
                                       cost_score, decode, encode, fit_open_set, within_class_covariance)
+from biobench_tasks.samples.fungiclef import FRAMES, PER_CLASS, csv_row, make_fungiclef
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/fungiclef")
 METRIC = "fungiclef-cost-score"
-CLASSES = {0: 0, 3: 2, 7: 4, 12: 6}  # class_id -> hue (of 8); unknown species get hues 1 and 5
-POISONOUS = {3, 12}
-HUES = 8
-PER_CLASS = 16  # training images per species (fewer make the 16-d covariance, and so the rejection rule, noisy)
-FRAMES = 4  # images per validation observation
-# Columns in the competition's order, a few of them (the task reads by name).
-HEADER = ["eventDate", "observationID", "scientificName", "Substrate", "image_path", "class_id", "species",
-          "poisonous", "filename"]
-
-
-def _row(obs: int, image: str, class_id: int) -> dict[str, str]:
-    species = f"Species {class_id}" if class_id >= 0 else "unknown"
-    return {"eventDate": "2021-09-14", "observationID": str(obs), "scientificName": species, "Substrate": "soil",
-            "image_path": image, "class_id": str(class_id), "species": species,
-            "poisonous": str(int(class_id in POISONOUS)), "filename": image}
-
-
-def _write_csv(path: Path, rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def make_fungiclef(root: Path, synth_image, *, edit_train=None, edit_val=None, poison_rows=None) -> Path:
-    """Train: PER_CLASS images of each of 4 species (class 7's files on disk in lower case, the CSV in upper case).
-    Val: 2 observations of FRAMES images per species, and 3 observations of unknown species (class_id -1) in other
-    colours."""
-    train, val = [], []
-    for class_id, hue in CLASSES.items():
-        for i in range(PER_CLASS):
-            name = f"2-{2237850000 + 100 * class_id + i}.JPG"
-            on_disk = name.lower() if class_id == 7 else name
-            synth_image(root / TRAIN_DIR / on_disk, hue, HUES, seed=i)
-            train.append(_row(500000 + 100 * class_id + i, name, class_id))
-    observations = [(class_id, hue, j) for class_id, hue in CLASSES.items() for j in range(2)]
-    observations += [(-1, 1, 0), (-1, 5, 1), (-1, 1, 2)]
-    for class_id, hue, j in observations:
-        obs = 3000000 + 100 * (class_id + 1) + j
-        for k in range(FRAMES):
-            name = f"{obs}-{k}.JPG"
-            synth_image(root / VAL_DIR / name, hue, HUES, seed=100 + FRAMES * j + k)
-            val.append(_row(obs, name, class_id))
-    train = edit_train(train) if edit_train else train
-    val = edit_val(val) if edit_val else val
-    _write_csv(root / TRAIN_CSV, train)
-    _write_csv(root / VAL_CSV, val)
-    if poison_rows is None:
-        poison_rows = [{"class_id": str(c), "poisonous": str(int(c in POISONOUS))} for c in (*CLASSES, 40)]
-    _write_csv(root / POISON_CSV, poison_rows)
-    return root
 
 
 def build(root: Path, **settings: str) -> FungiCLEF:
     return FungiCLEF(SPEC, root, settings)
 
 
-def test_fungiclef_end_to_end_cost_score_with_splits(tmp_path, run_task, synth_image):
-    data = make_fungiclef(tmp_path / "fungiclef", synth_image)
+def test_fungiclef_end_to_end_cost_score_with_splits(tmp_path, run_task):
+    data = make_fungiclef(tmp_path / "fungiclef")
     run, report = run_task("tasks/fungiclef", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -89,8 +38,8 @@ def test_fungiclef_end_to_end_cost_score_with_splits(tmp_path, run_task, synth_i
     assert cell["splits"]["macro-f1"] >= 0.7 and cell["splits"]["unknown"] >= 0.9
 
 
-def test_examples_labels_frames_and_groups(tmp_path, synth_image):
-    task = build(make_fungiclef(tmp_path, synth_image))
+def test_examples_labels_frames_and_groups(tmp_path):
+    task = build(make_fungiclef(tmp_path))
     train, test = task.examples("train"), task.examples("test")
     assert len(train) == 4 * PER_CLASS and len(test) == 11
     assert train[0].id == "2-2237850000.JPG" and decode(train[0].label) == (0, False)
@@ -107,8 +56,8 @@ def test_examples_labels_frames_and_groups(tmp_path, synth_image):
     assert task.frame_pooling == "mean"
 
 
-def test_manifest_sees_every_frame(tmp_path, synth_image):
-    data = make_fungiclef(tmp_path, synth_image)
+def test_manifest_sees_every_frame(tmp_path):
+    data = make_fungiclef(tmp_path)
     task = build(data)
     before = task.manifest("test")
     second = data / VAL_DIR / "3000100-1.JPG"
@@ -117,10 +66,10 @@ def test_manifest_sees_every_frame(tmp_path, synth_image):
     assert task.manifest("train") == build(data).manifest("train")
 
 
-def test_conformance_kit_passes_a_declared_open_set_task(tmp_path, synth_image):
+def test_conformance_kit_passes_a_declared_open_set_task(tmp_path):
     from biobench_core.testing import check_task
 
-    report = check_task("tasks/fungiclef", data=make_fungiclef(tmp_path, synth_image))
+    report = check_task("tasks/fungiclef", data=make_fungiclef(tmp_path))
     assert report.ok, report.format()  # unknown species are never in train: declared open_set
     [check] = [c for c in report.checks if c.name == "open set"]
     assert "1 test label(s) never seen in train" in check.message
@@ -217,8 +166,8 @@ def _features(examples, centres, rng, noise=0.3):
                                                    for ex in examples], dtype=np.float32))
 
 
-def test_evaluate_rejects_far_examples_and_reports_macro_f1_like_sklearn(tmp_path, synth_image):
-    task = build(make_fungiclef(tmp_path, synth_image))
+def test_evaluate_rejects_far_examples_and_reports_macro_f1_like_sklearn(tmp_path):
+    task = build(make_fungiclef(tmp_path))
     train, test = task.examples("train"), task.examples("test")
     rng = np.random.default_rng(4)
     centres = {label: rng.standard_normal(4) * 10 for label in {ex.label for ex in (*train, *test)}}
@@ -237,8 +186,8 @@ def test_evaluate_rejects_far_examples_and_reports_macro_f1_like_sklearn(tmp_pat
     assert result.probe["probe"] == "simpleshot" and 0 < result.probe["threshold"] < float("inf")
 
 
-def test_threshold_is_fitted_on_train_only(tmp_path, synth_image):
-    task = build(make_fungiclef(tmp_path, synth_image))
+def test_threshold_is_fitted_on_train_only(tmp_path):
+    task = build(make_fungiclef(tmp_path))
     train, test = task.examples("train"), task.examples("test")
     rng = np.random.default_rng(5)
     centres = {label: rng.standard_normal(4) * 10 for label in {ex.label for ex in (*train, *test)}}
@@ -248,8 +197,8 @@ def test_threshold_is_fitted_on_train_only(tmp_path, synth_image):
     assert first.probe["threshold"] == second.probe["threshold"]
 
 
-def test_class_missing_from_the_chosen_train_becomes_unknown(tmp_path, synth_image):
-    task = build(make_fungiclef(tmp_path, synth_image))
+def test_class_missing_from_the_chosen_train_becomes_unknown(tmp_path):
+    task = build(make_fungiclef(tmp_path))
     train = [ex for ex in task.examples("train") if decode(ex.label)[0] != 12]
     test = task.examples("test")
     rng = np.random.default_rng(6)
@@ -287,15 +236,15 @@ def _set(index, **values):
     ({"poison_rows": [{"class_id": "0", "poisonous": "yes"}]}, rf"{POISON_CSV} row 2: poisonous 'yes' is not 0 or 1"),
     ({"poison_rows": [{"class_id": "0", "toxic": "1"}]}, rf"{POISON_CSV}: missing column 'poisonous'"),
 ])
-def test_malformed_tables(tmp_path, synth_image, kwargs, message):
-    data = make_fungiclef(tmp_path, synth_image, **kwargs)
+def test_malformed_tables(tmp_path, kwargs, message):
+    data = make_fungiclef(tmp_path, **kwargs)
     with pytest.raises(TaskDataError, match=message) as info:
         build(data)
     assert "\n" not in str(info.value)
 
 
-def test_missing_images_and_folders(tmp_path, synth_image):
-    data = make_fungiclef(tmp_path, synth_image)
+def test_missing_images_and_folders(tmp_path):
+    data = make_fungiclef(tmp_path)
     (data / VAL_DIR / "3000801-1.JPG").unlink()
     with pytest.raises(TaskDataError, match=rf"{VAL_CSV} row 23: image not found: .*{VAL_DIR}/3000801-1.JPG"):
         build(data)
@@ -304,19 +253,19 @@ def test_missing_images_and_folders(tmp_path, synth_image):
         build(data)
 
 
-def test_missing_poison_list(tmp_path, synth_image):
-    data = make_fungiclef(tmp_path, synth_image)
+def test_missing_poison_list(tmp_path):
+    data = make_fungiclef(tmp_path)
     (data / POISON_CSV).unlink()
     with pytest.raises(TaskDataError, match=rf"{POISON_CSV}: file not found \(the poisonous-species list; 'biobench "
                                             r"data fetch tasks/fungiclef --to DIR' downloads it\)"):
         build(data)
 
 
-def test_documented_behaviours_warn(tmp_path, synth_image):
+def test_documented_behaviours_warn(tmp_path):
     def unknown_in_train(rows):
-        return rows + [_row(999, "2-2237850000.JPG", -1)]
+        return rows + [csv_row(999, "2-2237850000.JPG", -1)]
 
-    data = make_fungiclef(tmp_path, synth_image, edit_train=unknown_in_train,
+    data = make_fungiclef(tmp_path, edit_train=unknown_in_train,
                           poison_rows=[{"class_id": "0", "poisonous": "0"}, {"class_id": "3", "poisonous": "1"}])
     with pytest.warns(DataWarning) as caught:
         task = build(data)
@@ -327,15 +276,15 @@ def test_documented_behaviours_warn(tmp_path, synth_image):
     assert len(task.examples("train")) == 4 * PER_CLASS
 
 
-def test_val_class_absent_from_train_is_unknown(tmp_path, synth_image):
-    data = make_fungiclef(tmp_path, synth_image, edit_val=lambda rows: rows + [_row(42, "3000100-0.JPG", 40)])
+def test_val_class_absent_from_train_is_unknown(tmp_path):
+    data = make_fungiclef(tmp_path, edit_val=lambda rows: rows + [csv_row(42, "3000100-0.JPG", 40)])
     task = build(data)
     obs = next(ex for ex in task.examples("test") if ex.id == "42")
     assert obs.label == UNKNOWN and obs.group == "unknown"
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
-    data = make_fungiclef(tmp_path, synth_image)
+def test_no_warning_on_clean_data(tmp_path):
+    data = make_fungiclef(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(data)

@@ -18,73 +18,13 @@ from biobench_core.testing import cli_in_process
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.imagenet1k import GROUND_TRUTH, LOC_SOLUTION, ImageNet1K, imagenet_classes
+from biobench_tasks.samples.imagenet1k import CLASSES, KAGGLE, make_imagenet, write_shard
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/imagenet-1k")
-#: (wnid, ILSVRC2012_ID in the devkit, label in the usual sorted-wnid order): facts of ImageNet, checked below.
-CLASSES = (("n01440764", 449, 0), ("n01443537", 450, 1), ("n01751748", 490, 65), ("n02119789", 1, 278))
 LAYOUTS = ("devkit", "folders", "kaggle", "parquet")
-
-
-def make_imagenet(root: Path, synth_image, layout: str = "devkit", *, n_train: int = 6, n_val: int = 3) -> Path:
-    """A tiny ImageNet in ``layout``: colour-coded images (colour = position in :data:`CLASSES`), ``n_train`` per
-    class in ``train/<wnid>/`` and ``n_val`` per class in the validation images, interleaved by class (image ``n`` is
-    class ``(n - 1) % 4``), as in the real validation set.
-
-    ``devkit``: flat ``val/`` with ``ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt``;
-    ``folders``: ``val/<wnid>/``; ``kaggle``: ``ILSVRC/Data/CLS-LOC/{train,val}`` and ``LOC_val_solution.csv``;
-    ``parquet``: ``data/train-0000{0,1}-of-00002.parquet`` and ``data/validation-00000-of-00001.parquet``
-    (Hugging Face's columns, row groups of 5 rows).
-    """
-    n = len(CLASSES)
-    images = root / KAGGLE if layout == "kaggle" else root
-    scratch = root / ".scratch"
-    train = [(f"{wnid}_{i}.JPEG", c) for i in range(n_train) for c, (wnid, _, _) in enumerate(CLASSES)]
-    val = [(f"ILSVRC2012_val_{k + 1:08d}.JPEG", k % n) for k in range(n * n_val)]
-    if layout == "parquet":
-        def rows(items, split):
-            data = []
-            for name, c in items:
-                path = synth_image(scratch / name, c, n, seed=len(split) + len(data))
-                data.append(({"bytes": path.read_bytes(), "path": name}, CLASSES[c][2]))
-            return data
-
-        train_rows, val_rows = rows(train, "train"), rows(val, "val")
-        half = len(train_rows) // 2
-        write_shard(root / "data" / "train-00000-of-00002.parquet", train_rows[:half])
-        write_shard(root / "data" / "train-00001-of-00002.parquet", train_rows[half:])
-        write_shard(root / "data" / "validation-00000-of-00001.parquet", val_rows)
-        shutil.rmtree(scratch)
-        return root
-    for i, (name, c) in enumerate(train):
-        synth_image(images / "train" / CLASSES[c][0] / name, c, n, seed=i)
-    for i, (name, c) in enumerate(val):
-        sub = f"{CLASSES[c][0]}/" if layout == "folders" else ""
-        synth_image(images / "val" / f"{sub}{name}", c, n, seed=100 + i)
-    if layout == "devkit":
-        gt = root / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH
-        gt.parent.mkdir(parents=True)
-        gt.write_text("".join(f"{CLASSES[c][1]}\n" for _, c in val))
-    elif layout == "kaggle":
-        lines = ["ImageId,PredictionString"]
-        lines += [f"{name[:-5]},{CLASSES[c][0]} 10 20 30 40 {CLASSES[c][0]} 1 2 3 4 " for name, c in val]
-        (root / LOC_SOLUTION).write_text("\n".join(lines) + "\n")
-    return root
-
-
-KAGGLE = "ILSVRC/Data/CLS-LOC"
-
-
-def write_shard(path: Path, rows: list[tuple[dict | None, int]], *, row_group_size: int = 5, **extra) -> Path:
-    """A parquet shard with Hugging Face's columns: ``image`` (struct of bytes and path) and ``label``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    columns = {"image": pa.array([r[0] for r in rows], type=image_type), "label": pa.array([r[1] for r in rows],
-                                                                                             type=pa.int64())}
-    pq.write_table(pa.table({**columns, **extra}), path, row_group_size=row_group_size)
-    return path
 
 
 def build(root: Path, **settings: str) -> ImageNet1K:
@@ -113,8 +53,8 @@ def test_the_class_list_is_imagenets():
 
 
 @pytest.mark.parametrize("layout", ["devkit", "parquet"])
-def test_imagenet1k_end_to_end_is_prior_work(tmp_path, run_task, synth_image, layout):
-    run, report = run_task("tasks/imagenet-1k", make_imagenet(tmp_path / "imagenet-1k", synth_image, layout))
+def test_imagenet1k_end_to_end_is_prior_work(tmp_path, run_task, layout):
+    run, report = run_task("tasks/imagenet-1k", make_imagenet(tmp_path / "imagenet-1k", layout))
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
     assert cell["metric"] == "accuracy" and cell["score"] >= 0.9  # chance is 0.25
@@ -127,8 +67,8 @@ def test_imagenet1k_end_to_end_is_prior_work(tmp_path, run_task, synth_image, la
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_every_layout_gives_the_same_labels(tmp_path, synth_image, layout):
-    task = build(make_imagenet(tmp_path, synth_image, layout))
+def test_every_layout_gives_the_same_labels(tmp_path, layout):
+    task = build(make_imagenet(tmp_path, layout))
     assert len(task.class_names) == 1000 and task.class_names[278] == "kit fox"
     train, test = labels_by_id(task, "train"), labels_by_id(task, "test")
     assert len(train) == 24 and len(test) == 12
@@ -140,11 +80,11 @@ def test_every_layout_gives_the_same_labels(tmp_path, synth_image, layout):
     assert image.mode == "RGB" and image.size == (24, 20)
 
 
-def test_parquet_images_decode_to_the_same_pixels_as_the_files(tmp_path, synth_image):
+def test_parquet_images_decode_to_the_same_pixels_as_the_files(tmp_path):
     """Across shards and row groups, in and out of order, each example is its own row's image."""
-    folders = build(make_imagenet(tmp_path / "a", synth_image, "folders"))
+    folders = build(make_imagenet(tmp_path / "a", "folders"))
     files = {ex.id: np.asarray(folders.load(ex)) for split in ("train", "test") for ex in folders.examples(split)}
-    parquet = build(make_imagenet(tmp_path / "b", synth_image, "parquet"))
+    parquet = build(make_imagenet(tmp_path / "b", "parquet"))
     examples = [*parquet.examples("train"), *parquet.examples("test")]
     assert len({ex.source for ex in examples}) == 3
     for ex in [*examples, *reversed(examples)]:
@@ -155,13 +95,13 @@ def test_parquet_images_decode_to_the_same_pixels_as_the_files(tmp_path, synth_i
     assert np.array_equal(np.asarray(parquet.load(first)), np.asarray(build(tmp_path / "b").load(first)))
 
 
-def test_a_parquet_task_loads_in_another_process(tmp_path, synth_image):
+def test_a_parquet_task_loads_in_another_process(tmp_path):
     """DataLoader workers get the task pickled (spawn) or inherited (fork, with the shard the parent has open):
     its shard reader starts afresh there."""
     import multiprocessing
     import pickle
 
-    task = build(make_imagenet(tmp_path, synth_image, "parquet"))
+    task = build(make_imagenet(tmp_path, "parquet"))
     example, other = task.examples("test")[5], task.examples("train")[0]
     expected = np.asarray(task.load(example))  # opens the shard here first
     assert np.array_equal(np.asarray(pickle.loads(pickle.dumps(task)).load(example)), expected)
@@ -184,8 +124,8 @@ def _put_pixels(task, examples, results):
     results.put([np.asarray(task.load(example)) for example in examples])
 
 
-def test_parquet_ids_without_paths_are_shard_and_row(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "parquet")
+def test_parquet_ids_without_paths_are_shard_and_row(tmp_path):
+    root = make_imagenet(tmp_path, "parquet")
     shard = root / "data" / "validation-00000-of-00001.parquet"
     table = pq.read_table(shard)
     images = [{"bytes": image["bytes"], "path": None} for image in table.column("image").to_pylist()]
@@ -196,8 +136,8 @@ def test_parquet_ids_without_paths_are_shard_and_row(tmp_path, synth_image):
     assert task.load(task.examples("test")[11]).mode == "RGB"
 
 
-def test_the_manifest_sees_a_rewritten_shard(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "parquet")
+def test_the_manifest_sees_a_rewritten_shard(tmp_path):
+    root = make_imagenet(tmp_path, "parquet")
     before = build(root).manifest("test")
     assert build(root).manifest("test") == before
     shard = root / "data" / "validation-00000-of-00001.parquet"
@@ -206,22 +146,22 @@ def test_the_manifest_sees_a_rewritten_shard(tmp_path, synth_image):
     assert build(root).manifest("test") != before
 
 
-def test_n_train_is_class_balanced(tmp_path, synth_image):
-    task = build(make_imagenet(tmp_path, synth_image, "parquet"), n_train="8")
+def test_n_train_is_class_balanced(tmp_path):
+    task = build(make_imagenet(tmp_path, "parquet"), n_train="8")
     chosen = task.chosen_examples("train")
     assert len(chosen) == 8 and sorted(ex.label for ex in chosen) == [0, 0, 1, 1, 65, 65, 278, 278]
 
 
 @pytest.mark.parametrize("layout", ["devkit", "parquet"])
-def test_conformance_kit(tmp_path, synth_image, layout):
+def test_conformance_kit(tmp_path, layout):
     from biobench_core.testing import check_task
 
-    check_task("tasks/imagenet-1k", data=make_imagenet(tmp_path, synth_image, layout)).assert_ok()
+    check_task("tasks/imagenet-1k", data=make_imagenet(tmp_path, layout)).assert_ok()
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_data_check_reads_every_layout(tmp_path, synth_image, layout):
-    root = make_imagenet(tmp_path / "in1k", synth_image, layout)
+def test_data_check_reads_every_layout(tmp_path, layout):
+    root = make_imagenet(tmp_path / "in1k", layout)
     proc = cli_in_process("data", "check", "tasks/imagenet-1k", str(root))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"tasks/imagenet-1k: ok: 24 train, 12 test examples, 1000 classes in {root}"
@@ -234,9 +174,9 @@ def test_data_fetch_prints_the_manual_steps(tmp_path):
     assert "huggingface-cli download ILSVRC/imagenet-1k" in proc.stdout
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
+def test_no_warning_on_clean_data(tmp_path):
     for layout in LAYOUTS:
-        data = make_imagenet(tmp_path / layout, synth_image, layout, n_train=2, n_val=1)
+        data = make_imagenet(tmp_path / layout, layout, n_train=2, n_val=1)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             build(data)
@@ -251,9 +191,9 @@ def one_line(proc) -> str:
     return line
 
 
-def test_a_folder_missing_its_validation_labels_is_one_line_naming_the_folder_and_the_file(tmp_path, synth_image,
+def test_a_folder_missing_its_validation_labels_is_one_line_naming_the_folder_and_the_file(tmp_path,
                                                                                           run_task):
-    root = make_imagenet(tmp_path / "in1k", synth_image, "devkit")
+    root = make_imagenet(tmp_path / "in1k", "devkit")
     shutil.rmtree(root / "ILSVRC2012_devkit_t12")
     for proc in (cli_in_process("data", "check", "tasks/imagenet-1k", str(root)),
                  run_task("tasks/imagenet-1k", root)[0]):
@@ -275,8 +215,8 @@ def test_parquet_shards_without_the_image_column_are_one_line_naming_the_shard_a
         assert f"{shard}: no 'image' column (columns found: img, label)" in line, line
 
 
-def test_without_pyarrow_the_parquet_layout_names_the_extra(tmp_path, synth_image, monkeypatch):
-    root = make_imagenet(tmp_path / "in1k", synth_image, "parquet")
+def test_without_pyarrow_the_parquet_layout_names_the_extra(tmp_path, monkeypatch):
+    root = make_imagenet(tmp_path / "in1k", "parquet")
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # what an environment without pyarrow imports
     line = one_line(cli_in_process("data", "check", "tasks/imagenet-1k", str(root)))
     assert "needs pyarrow" in line and "pip install 'biobench-tasks[parquet]'" in line, line
@@ -289,15 +229,15 @@ def test_no_data_at_all_names_both_layouts(tmp_path):
         build(tmp_path / "in1k")
 
 
-def test_train_shards_without_validation_shards(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "parquet")
+def test_train_shards_without_validation_shards(tmp_path):
+    root = make_imagenet(tmp_path, "parquet")
     (root / "data" / "validation-00000-of-00001.parquet").unlink()
     with pytest.raises(TaskDataError, match=r"data: 2 train-\*\.parquet shards but no validation-\*\.parquet"):
         build(root)
 
 
-def test_a_test_shard_label_is_refused_naming_shard_and_row(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "parquet")
+def test_a_test_shard_label_is_refused_naming_shard_and_row(tmp_path):
+    root = make_imagenet(tmp_path, "parquet")
     shard = root / "data" / "validation-00000-of-00001.parquet"
     rows = [({"bytes": b"x", "path": f"t{i}.JPEG"}, -1 if i == 2 else 0) for i in range(4)]
     write_shard(shard, rows)
@@ -307,14 +247,14 @@ def test_a_test_shard_label_is_refused_naming_shard_and_row(tmp_path, synth_imag
 
 
 def test_a_train_folder_that_is_not_a_wnid(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "devkit")
+    root = make_imagenet(tmp_path, "devkit")
     synth_image(root / "train" / "n0144076" / "x.JPEG", 0, 4)
     with pytest.raises(TaskDataError, match=r"train/n0144076: 'n0144076' is not one of the 1,000 ILSVRC2012 wnids"):
         build(root)
 
 
-def test_a_bad_ground_truth_line_and_an_image_it_does_not_reach(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "devkit")
+def test_a_bad_ground_truth_line_and_an_image_it_does_not_reach(tmp_path):
+    root = make_imagenet(tmp_path, "devkit")
     gt = root / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH
     lines = gt.read_text().splitlines()
     gt.write_text("\n".join([*lines[:4], "1001", *lines[5:]]) + "\n")
@@ -325,8 +265,8 @@ def test_a_bad_ground_truth_line_and_an_image_it_does_not_reach(tmp_path, synth_
         build(root)
 
 
-def test_labelled_validation_images_missing_from_the_folder_are_named_in_a_warning(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "kaggle")
+def test_labelled_validation_images_missing_from_the_folder_are_named_in_a_warning(tmp_path):
+    root = make_imagenet(tmp_path, "kaggle")
     (root / KAGGLE / "val" / "ILSVRC2012_val_00000012.JPEG").unlink()
     with pytest.warns(DataWarning, match=rf"{LOC_SOLUTION}: 1 of its 12 labelled validation images are not in"):
         task = build(root)
@@ -334,15 +274,15 @@ def test_labelled_validation_images_missing_from_the_folder_are_named_in_a_warni
 
 
 def test_a_loose_image_beside_wnid_folders_is_skipped_with_a_warning(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "folders")
+    root = make_imagenet(tmp_path, "folders")
     synth_image(root / "val" / "stray.JPEG", 0, 4)
     with pytest.warns(DataWarning, match=r"val: 1 images beside its <wnid>/ folders skipped \(e.g. stray.JPEG\)"):
         task = build(root)
     assert len(task.examples("test")) == 12
 
 
-def test_an_undecodable_parquet_image_names_the_shard_and_row(tmp_path, synth_image):
-    root = make_imagenet(tmp_path, synth_image, "parquet")
+def test_an_undecodable_parquet_image_names_the_shard_and_row(tmp_path):
+    root = make_imagenet(tmp_path, "parquet")
     shard = root / "data" / "validation-00000-of-00001.parquet"
     table = pq.read_table(shard)
     images = table.column("image").to_pylist()

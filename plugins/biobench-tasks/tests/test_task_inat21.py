@@ -13,32 +13,17 @@ from biobench_core import TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.inat21 import INat21, kingdom_of
+from biobench_tasks.samples.inat21 import CLASSES, make_inat21
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/inat21")
-CLASSES = (
-    "00000_Animalia_Annelida_Clitellata_Haplotaxida_Lumbricidae_Lumbricus_terrestris",
-    "00001_Animalia_Arthropoda_Insecta_Lepidoptera_Nymphalidae_Danaus_plexippus",
-    "05729_Fungi_Basidiomycota_Agaricomycetes_Agaricales_Amanitaceae_Amanita_muscaria",
-    "06200_Plantae_Tracheophyta_Magnoliopsida_Asterales_Asteraceae_Bellis_perennis",
-)
-
-
-def make_inat21(root: Path, synth_image, *, n_train: int = 6, n_val: int = 3) -> Path:
-    """Colour-coded photos named by a UUID, as in the archives."""
-    for split, n in (("train_mini", n_train), ("val", n_val)):
-        for c, name in enumerate(CLASSES):
-            for i in range(n):
-                uuid = f"{c:08x}-{i:04x}-4a5b-8c9d-{split.encode().hex()[:12]:0<12}"
-                synth_image(root / split / name / f"{uuid}.jpg", c, len(CLASSES), seed=i)
-    return root
 
 
 def build(root: Path, **settings: str) -> INat21:
     return INat21(SPEC, root, settings)
 
 
-def test_inat21_end_to_end_is_prior_work_with_kingdom_splits(tmp_path, run_task, synth_image):
-    run, report = run_task("tasks/inat21", make_inat21(tmp_path / "inat21", synth_image))
+def test_inat21_end_to_end_is_prior_work_with_kingdom_splits(tmp_path, run_task):
+    run, report = run_task("tasks/inat21", make_inat21(tmp_path / "inat21"))
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
     assert cell["metric"] == "accuracy" and cell["score"] >= 0.9  # chance is 0.25
@@ -48,8 +33,8 @@ def test_inat21_end_to_end_is_prior_work_with_kingdom_splits(tmp_path, run_task,
     assert column["prior_work"] is True and column["in_benchmark"] is False
 
 
-def test_ids_labels_groups(tmp_path, synth_image):
-    task = build(make_inat21(tmp_path, synth_image))
+def test_ids_labels_groups(tmp_path):
+    task = build(make_inat21(tmp_path))
     assert task.class_names == list(CLASSES)
     train, test = task.examples("train"), task.examples("test")
     assert len(train) == 24 and len(test) == 12
@@ -63,49 +48,49 @@ def test_kingdom_of_folder_names():
     assert kingdom_of("birds") is None and kingdom_of("00001_Animalia_Chordata") is None
 
 
-def test_a_folder_name_without_taxonomy_has_no_group(tmp_path, synth_image):
-    data = make_inat21(tmp_path, synth_image)
+def test_a_folder_name_without_taxonomy_has_no_group(tmp_path):
+    data = make_inat21(tmp_path)
     for split in ("train_mini", "val"):
         shutil.move(data / split / CLASSES[3], data / split / "daisy")
     task = build(data)
     assert {ex.group for ex in task.examples("test") if task.class_names[ex.label] == "daisy"} == {None}
 
 
-def test_conformance_kit(tmp_path, synth_image):
+def test_conformance_kit(tmp_path):
     from biobench_core.testing import check_task
 
-    check_task("tasks/inat21", data=make_inat21(tmp_path, synth_image)).assert_ok()
+    check_task("tasks/inat21", data=make_inat21(tmp_path)).assert_ok()
 
 
 # -- malformed data ----------------------------------------------------------------------------------------------------
 
 
-def test_missing_train_mini_folder(tmp_path, synth_image):
-    data = make_inat21(tmp_path, synth_image)
+def test_missing_train_mini_folder(tmp_path):
+    data = make_inat21(tmp_path)
     shutil.move(data / "train_mini", data / "train")  # the full training set is not what the task reads
     with pytest.raises(TaskDataError, match=r"train_mini: missing folder: expected train_mini/<class>/<image>; "
                                             r"get the data with: biobench data fetch tasks/inat21"):
         build(data)
 
 
-def test_val_class_without_train_images(tmp_path, synth_image):
-    data = make_inat21(tmp_path, synth_image)
+def test_val_class_without_train_images(tmp_path):
+    data = make_inat21(tmp_path)
     shutil.rmtree(data / "train_mini" / CLASSES[1])
     with pytest.raises(TaskDataError, match=rf"val/{CLASSES[1]}: class '{CLASSES[1]}' has 3 images but no images "
                                             rf"in .*train_mini/{CLASSES[1]}$"):
         build(data)
 
 
-def test_empty_class_folder_is_skipped_with_a_warning(tmp_path, synth_image):
-    data = make_inat21(tmp_path, synth_image)
+def test_empty_class_folder_is_skipped_with_a_warning(tmp_path):
+    data = make_inat21(tmp_path)
     (data / "val" / "09999_Plantae_x_x_x_x_x_x").mkdir()
     with pytest.warns(DataWarning, match=r"val/09999_Plantae_x_x_x_x_x_x: empty class folder, skipped"):
         task = build(data)
     assert len(task.class_names) == 4
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
-    data = make_inat21(tmp_path, synth_image)
+def test_no_warning_on_clean_data(tmp_path):
+    data = make_inat21(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(data)

@@ -3,7 +3,6 @@ miniature, end to end and malformed; seeded frame sampling; the clip label's mod
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -15,49 +14,9 @@ from biobench_core import SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.kabr import N_FRAMES, Kabr, clip_label, sample_positions
+from biobench_tasks.samples.kabr import CLASSES, SIZE, make_kabr
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/kabr")
-CLASSES = {"Walk": 0, "Graze": 1, "Browse": 2, "Head Up": 3, "Auto-Groom": 4, "Trot": 5, "Run": 6, "Occluded": 7}
-USED = (0, 1, 2)  # the behaviours the fixture's clips show
-HEADER = ("original_vido_id", "video_id", "frame_id", "path", "labels")
-SIZE = (12, 10)
-
-
-def make_kabr(root: Path, synth_image, *, n_train: int = 3, n_val: int = 2, edit=None, extra=None) -> Path:
-    """Clips of 16 to 40 frames, colour-coded by the clip's behaviour, in train.csv and val.csv.
-
-    Names alternate G (giraffe) and Z (zebra); video_id counts up over both files (as KABR's single data.csv
-    split in two). Frame 3 of every clip is a "noise" frame: labelled and coloured as another behaviour (the
-    clip's label is the mode). ``extra(split)`` returns more clips as ``(name, video_id, labels)``;
-    ``edit(split, rows)`` may change the rows (dicts) before they are written.
-    """
-    rows: dict[str, list[dict[str, str]]] = {"train": [], "val": []}
-    video_id = 0
-    for split, n in (("train", n_train), ("val", n_val)):
-        clips = []
-        for label in USED:
-            for i in range(n):
-                video_id += 1
-                length = (16, 20, 40)[(video_id + i) % 3]
-                labels = [label] * length
-                labels[2] = (label + 1) % len(USED)
-                clips.append((f"{'GZ'[i % 2]}{video_id:04d}", str(video_id), labels))
-        clips += extra(split) if extra is not None else []
-        for name, vid, labels in clips:
-            for k, label in enumerate(labels, start=1):
-                rel = f"{name}/{k}.jpg"
-                synth_image(root / "dataset" / "image" / rel, label, len(USED), seed=k, size=SIZE)
-                rows[split].append({"original_vido_id": name, "video_id": vid, "frame_id": str(k), "path": rel,
-                                    "labels": str(label)})
-    (root / "annotation").mkdir(parents=True, exist_ok=True)
-    for split, split_rows in rows.items():
-        if edit is not None:
-            split_rows = edit(split, split_rows)
-        header = list(split_rows[0]) if split_rows else list(HEADER)
-        lines = [" ".join(header)] + [" ".join(r[c] for c in header if c in r) for r in split_rows]
-        (root / "annotation" / f"{split}.csv").write_text("\n".join(lines) + "\n")
-    (root / "annotation" / "classes.json").write_text(json.dumps(CLASSES))
-    return root
 
 
 def build(root: Path, **settings: str) -> Kabr:
@@ -65,12 +24,12 @@ def build(root: Path, **settings: str) -> Kabr:
 
 
 @pytest.fixture
-def kabr_dir(tmp_path, synth_image):
-    return make_kabr(tmp_path / "kabr", synth_image)
+def kabr_dir(tmp_path):
+    return make_kabr(tmp_path / "kabr")
 
 
-def test_kabr_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_task, synth_image):
-    data = make_kabr(tmp_path / "kabr", synth_image)
+def test_kabr_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_task):
+    data = make_kabr(tmp_path / "kabr")
     run, report = run_task("tasks/kabr", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -145,12 +104,12 @@ def test_clip_label_is_the_mode_with_ties_to_the_smallest_label():
     assert clip_label([5]) == 5
 
 
-def test_clip_label_is_the_mode_of_the_sampled_frames(tmp_path, synth_image):
+def test_clip_label_is_the_mode_of_the_sampled_frames(tmp_path):
     # a 16-frame clip (all frames sampled) whose frames say 1 nine times and 2 seven times
     def extra(split):
         return [("Z0100", "100", [1] * 9 + [2] * 7)] if split == "train" else []
 
-    task = build(make_kabr(tmp_path, synth_image, extra=extra))
+    task = build(make_kabr(tmp_path, extra=extra))
     [clip] = [ex for ex in task.examples("train") if ex.id == "100"]
     assert clip.label == 1 and clip.group == "species:zebra"
 
@@ -180,11 +139,11 @@ def test_evaluate_splits_are_macro_f1_per_species(kabr_dir):
 # -- data problems ---------------------------------------------------------------------------------------------------
 
 
-def test_short_clips_are_left_out_and_counted(tmp_path, synth_image):
+def test_short_clips_are_left_out_and_counted(tmp_path):
     def extra(split):
         return [("G0200", "200", [0] * 15), ("Z0201", "201", [1] * 4)] if split == "val" else []
 
-    data = make_kabr(tmp_path, synth_image, extra=extra)
+    data = make_kabr(tmp_path, extra=extra)
     with pytest.warns(DataWarning, match=r"val.csv: 2 clips with fewer than 16 frames left out \(e.g. clip 200, "
                                          r"15 frames\)"):
         task = build(data)
@@ -197,15 +156,15 @@ def test_no_warning_on_clean_data(kabr_dir):
         build(kabr_dir)
 
 
-def test_missing_column(tmp_path, synth_image):
-    data = make_kabr(tmp_path, synth_image, edit=lambda split, rows: [{k: v for k, v in r.items() if k != "labels"}
+def test_missing_column(tmp_path):
+    data = make_kabr(tmp_path, edit=lambda split, rows: [{k: v for k, v in r.items() if k != "labels"}
                                                                      for r in rows])
     with pytest.raises(TaskDataError, match=r"annotation/train.csv: missing column 'labels' \(header is "
                                             r"'original_vido_id video_id frame_id path'\)"):
         build(data)
 
 
-def test_short_row(tmp_path, synth_image):
+def test_short_row(tmp_path):
     def edit(split, rows):
         if split == "val":
             del rows[4]["labels"]
@@ -213,11 +172,11 @@ def test_short_row(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"annotation/val.csv row 6: missing 'labels' \(expected 5 "
                                             r"space-separated fields") as info:
-        build(make_kabr(tmp_path, synth_image, edit=edit))
+        build(make_kabr(tmp_path, edit=edit))
     assert "\n" not in str(info.value)
 
 
-def test_unknown_label(tmp_path, synth_image):
+def test_unknown_label(tmp_path):
     def edit(split, rows):
         if split == "train":
             rows[0]["labels"] = "9"
@@ -225,37 +184,37 @@ def test_unknown_label(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"train.csv row 2: unknown label '9' \(expected one of the 8 classes of "
                                             r".*classes.json \(0-7\)\)"):
-        build(make_kabr(tmp_path, synth_image, edit=edit))
+        build(make_kabr(tmp_path, edit=edit))
 
 
-def test_non_integer_frame_id(tmp_path, synth_image):
+def test_non_integer_frame_id(tmp_path):
     def edit(split, rows):
         if split == "train":
             rows[1]["frame_id"] = "two"
         return rows
 
     with pytest.raises(TaskDataError, match=r"train.csv row 3: frame_id 'two' is not an integer"):
-        build(make_kabr(tmp_path, synth_image, edit=edit))
+        build(make_kabr(tmp_path, edit=edit))
 
 
-def test_duplicate_frame_id(tmp_path, synth_image):
+def test_duplicate_frame_id(tmp_path):
     def edit(split, rows):
         if split == "train":
             rows[5]["frame_id"] = rows[4]["frame_id"]
         return rows
 
     with pytest.raises(TaskDataError, match=r"train.csv row 7: clip 1 lists frame_id 5 twice \(first in row 6\)"):
-        build(make_kabr(tmp_path, synth_image, edit=edit))
+        build(make_kabr(tmp_path, edit=edit))
 
 
-def test_missing_frame(tmp_path, synth_image):
-    data = make_kabr(tmp_path, synth_image)
+def test_missing_frame(tmp_path):
+    data = make_kabr(tmp_path)
     (data / "dataset" / "image" / "Z0011" / "7.jpg").unlink()
     with pytest.raises(TaskDataError, match=r"val.csv row \d+: frame not found: .*dataset/image/Z0011/7.jpg"):
         build(data)
 
 
-def test_clip_in_train_and_val(tmp_path, synth_image):
+def test_clip_in_train_and_val(tmp_path):
     def edit(split, rows):
         if split == "val":
             for r in rows:
@@ -265,32 +224,33 @@ def test_clip_in_train_and_val(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"val.csv row 2: clip 1 is also listed in .*train.csv row 2: the same "
                                             r"clip in train and test"):
-        build(make_kabr(tmp_path, synth_image, edit=edit))
+        build(make_kabr(tmp_path, edit=edit))
 
 
-def test_missing_annotation_file(tmp_path, synth_image):
-    data = make_kabr(tmp_path, synth_image)
+def test_missing_annotation_file(tmp_path):
+    data = make_kabr(tmp_path)
     (data / "annotation" / "val.csv").unlink()
     with pytest.raises(TaskDataError, match=r"annotation/val.csv: file not found"):
         build(data)
 
 
-def test_malformed_classes_json(tmp_path, synth_image):
-    data = make_kabr(tmp_path, synth_image)
+def test_malformed_classes_json(tmp_path):
+    data = make_kabr(tmp_path)
     (data / "annotation" / "classes.json").write_text('{"Walk": "zero"}')
     with pytest.raises(TaskDataError, match=r"classes.json: class 'Walk' has index 'zero'"):
         build(data)
 
 
-def test_val_class_absent_from_train_is_kept_with_a_warning(tmp_path, synth_image):
+def test_val_class_absent_from_train_is_kept_with_a_warning(tmp_path):
     def extra(split):
         return [("G0300", "300", [5] * 16)] if split == "val" else []
 
-    data = make_kabr(tmp_path, synth_image, extra=extra)
+    data = make_kabr(tmp_path, extra=extra)
     with pytest.warns(DataWarning, match=r"val.csv: 1 test clips of 1 classes without training clips \(label 5; "
                                          r"e.g. clip 300\): kept"):
         task = build(data)
     assert [ex.label for ex in task.examples("test") if ex.id == "300"] == [5]
+    assert task.open_set  # so that a run keeps it too: the core refuses unseen test labels otherwise
 
 
 def test_start_draw_is_numpys():
@@ -303,10 +263,10 @@ def test_start_draw_is_numpys():
             assert _pcg64_draw(seed, high) == int(np.random.default_rng(seed).integers(0, high + 1)), (seed, high)
 
 
-def test_comma_separated_annotation_names_both_delimiters_through_the_cli(tmp_path, synth_image):
+def test_comma_separated_annotation_names_both_delimiters_through_the_cli(tmp_path):
     from biobench_core.testing import cli_in_process
 
-    root = make_kabr(tmp_path / "kabr", synth_image, n_train=1, n_val=1)
+    root = make_kabr(tmp_path / "kabr", n_train=1, n_val=1)
     train_csv = root / "annotation" / "train.csv"
     train_csv.write_text(train_csv.read_text().replace(" ", ","))  # KABR's files are space-separated
     proc = cli_in_process("data", "check", "kabr", str(root))

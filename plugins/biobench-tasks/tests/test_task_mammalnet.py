@@ -13,42 +13,10 @@ from sklearn.metrics import f1_score
 from biobench_core import SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
-from biobench_tasks.mammalnet import MammalNet, frame_names
+from biobench_tasks.mammalnet import MammalNet
+from biobench_tasks.samples.mammalnet import SIZE, make_mammalnet
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/mammalnet")
-BEHAVIOURS = (0, 4, 9)  # behavior_id values the fixture uses (MammalNet has 12)
-SPECIES = (17, 102)
-SIZE = (12, 10)
-
-
-def make_mammalnet(root: Path, synth_image, *, n_train: int = 2, n_test: int = 1, edit=None, extra=None) -> Path:
-    """For each behaviour and species, ``n_train`` training and ``n_test`` test clips of 32 frames, colour-coded by
-    the behaviour except frame 5, a "noise" frame of another behaviour's colour. Clip names are MammalNet-like
-    (``<youtube id>_<segment>``). ``extra(split)`` returns more rows as ``(clip, behaviour, species)`` whose frames
-    are written the same way; ``edit(split, lines)`` may change the text lines before they are written."""
-    lines: dict[str, list[str]] = {"train": [], "test": []}
-    count = 0
-    for split, n in (("train", n_train), ("test", n_test)):
-        rows = []
-        for b, behaviour in enumerate(BEHAVIOURS):
-            for species in SPECIES:
-                for i in range(n):
-                    count += 1
-                    rows.append((f"yt{count:03d}Xa_{i + 1}", behaviour, species))
-        rows += extra(split) if extra is not None else []
-        for clip, behaviour, species in rows:
-            label = BEHAVIOURS.index(behaviour) if behaviour in BEHAVIOURS else len(BEHAVIOURS)
-            for k, name in enumerate(frame_names(), start=1):
-                colour = (label + 1) % len(BEHAVIOURS) if k == 5 else label
-                synth_image(root / "frames" / clip / name, colour, len(BEHAVIOURS) + 1, seed=k, size=SIZE)
-            lines[split].append(f"trimmed_videos/{clip}.mp4 {behaviour} {species}")
-    folder = root / "annotation" / "composition"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, split_lines in lines.items():
-        if edit is not None:
-            split_lines = edit(split, split_lines)
-        (folder / f"{split}.csv").write_text("\n".join(split_lines) + "\n")
-    return root
 
 
 def build(root: Path, **settings: str) -> MammalNet:
@@ -56,12 +24,12 @@ def build(root: Path, **settings: str) -> MammalNet:
 
 
 @pytest.fixture
-def mammalnet_dir(tmp_path, synth_image):
-    return make_mammalnet(tmp_path / "mammalnet", synth_image)
+def mammalnet_dir(tmp_path):
+    return make_mammalnet(tmp_path / "mammalnet")
 
 
-def test_mammalnet_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_task, synth_image):
-    data = make_mammalnet(tmp_path / "mammalnet", synth_image)
+def test_mammalnet_end_to_end_scores_macro_f1_with_species_splits(tmp_path, run_task):
+    data = make_mammalnet(tmp_path / "mammalnet")
     run, report = run_task("tasks/mammalnet", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -127,11 +95,11 @@ def test_no_warning_on_clean_data(mammalnet_dir):
         build(mammalnet_dir)
 
 
-def test_clips_missing_frames_are_skipped_and_counted(tmp_path, synth_image):
+def test_clips_missing_frames_are_skipped_and_counted(tmp_path):
     def extra(split):
         return [("short_1", 4, 17), ("gone_1", 9, 102)] if split == "test" else []
 
-    data = make_mammalnet(tmp_path, synth_image, extra=extra)
+    data = make_mammalnet(tmp_path, extra=extra)
     (data / "frames" / "short_1" / "frame_32.jpg").unlink()  # a clip too short
     for frame in (data / "frames" / "gone_1").iterdir():  # a clip without its frame folder
         frame.unlink()
@@ -143,7 +111,7 @@ def test_clips_missing_frames_are_skipped_and_counted(tmp_path, synth_image):
     assert {"short_1", "gone_1"}.isdisjoint(ex.id for ex in task.examples("test"))
 
 
-def test_short_row(tmp_path, synth_image):
+def test_short_row(tmp_path):
     def edit(split, lines):
         if split == "train":
             lines[3] = lines[3].rsplit(" ", 1)[0]
@@ -151,21 +119,21 @@ def test_short_row(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"composition/train.csv row 4: missing 'species_id' \(expected 3 "
                                             r"space-separated fields") as info:
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
     assert "\n" not in str(info.value)
 
 
-def test_long_row(tmp_path, synth_image):
+def test_long_row(tmp_path):
     def edit(split, lines):
         if split == "test":
             lines[0] += " 3"
         return lines
 
     with pytest.raises(TaskDataError, match=r"composition/test.csv row 1: 4 fields, expected 3"):
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
 
 
-def test_unknown_label_value(tmp_path, synth_image):
+def test_unknown_label_value(tmp_path):
     def edit(split, lines):
         if split == "train":
             lines[2] = lines[2].replace(" 0 ", " eat ")
@@ -173,20 +141,20 @@ def test_unknown_label_value(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"composition/train.csv row 3: behavior_id 'eat' is not a class index "
                                             r"\(an integer >= 0\)"):
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
 
 
-def test_negative_species(tmp_path, synth_image):
+def test_negative_species(tmp_path):
     def edit(split, lines):
         if split == "test":
             lines[1] = lines[1].rsplit(" ", 1)[0] + " -1"
         return lines
 
     with pytest.raises(TaskDataError, match=r"composition/test.csv row 2: species_id '-1' is not a class index"):
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
 
 
-def test_not_a_clip_path(tmp_path, synth_image):
+def test_not_a_clip_path(tmp_path):
     def edit(split, lines):
         if split == "train":
             lines[0] = lines[0].replace(".mp4", ".avi")
@@ -194,10 +162,10 @@ def test_not_a_clip_path(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"composition/train.csv row 1: expected a clip path "
                                             r"trimmed_videos/<clip>.mp4, got 'trimmed_videos/yt001Xa_1.avi'"):
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
 
 
-def test_clip_in_train_and_test(tmp_path, synth_image):
+def test_clip_in_train_and_test(tmp_path):
     def edit(split, lines):
         if split == "test":
             lines[0] = "trimmed_videos/yt001Xa_1.mp4 0 17"
@@ -205,18 +173,18 @@ def test_clip_in_train_and_test(tmp_path, synth_image):
 
     with pytest.raises(TaskDataError, match=r"composition/test.csv row 1: clip yt001Xa_1 is also listed in "
                                             r".*composition/train.csv row 1"):
-        build(make_mammalnet(tmp_path, synth_image, edit=edit))
+        build(make_mammalnet(tmp_path, edit=edit))
 
 
-def test_missing_annotation_file(tmp_path, synth_image):
-    data = make_mammalnet(tmp_path, synth_image)
+def test_missing_annotation_file(tmp_path):
+    data = make_mammalnet(tmp_path)
     (data / "annotation" / "composition" / "test.csv").unlink()
     with pytest.raises(TaskDataError, match=r"composition/test.csv: file not found"):
         build(data)
 
 
-def test_no_usable_clip(tmp_path, synth_image):
-    data = make_mammalnet(tmp_path, synth_image)
+def test_no_usable_clip(tmp_path):
+    data = make_mammalnet(tmp_path)
     for folder in (data / "frames").iterdir():
         (folder / "frame_01.jpg").unlink()
     with pytest.warns(DataWarning), pytest.raises(TaskDataError, match=r"composition/train.csv: no clip with all 32 "
@@ -224,12 +192,13 @@ def test_no_usable_clip(tmp_path, synth_image):
         build(data)
 
 
-def test_test_behaviour_absent_from_train_is_kept_with_a_warning(tmp_path, synth_image):
+def test_test_behaviour_absent_from_train_is_kept_with_a_warning(tmp_path):
     def extra(split):
         return [("new_1", 11, 17)] if split == "test" else []
 
-    data = make_mammalnet(tmp_path, synth_image, extra=extra)
+    data = make_mammalnet(tmp_path, extra=extra)
     with pytest.warns(DataWarning, match=r"test.csv: 1 test clips of 1 behaviours without training clips \(label "
                                          r"11; e.g. clip new_1\): kept"):
         task = build(data)
     assert [ex.label for ex in task.examples("test") if ex.id == "new_1"] == [11]
+    assert task.open_set  # so that a run keeps it too: the core refuses unseen test labels otherwise

@@ -3,8 +3,6 @@ malformed."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -15,48 +13,17 @@ from biobench_core import SettingsError, SplitFeatures, TaskDataError
 from biobench_tasks import biobench_tasks
 from biobench_tasks._formats import DataWarning
 from biobench_tasks.newt import NeWT
+from biobench_tasks.samples.newt import TASKS, make_newt, uid
 
 SPEC = next(spec for spec in biobench_tasks() if spec.id == "tasks/newt")
-HEADER = ["id", "height", "width", "task", "task_cluster", "task_subcluster", "label", "text_label", "split"]
-# (task, cluster, subcluster): the second has no sub-cluster, as some NeWT tasks do
-TASKS = [("appearance_age_bird", "appearance", "age"), ("species_frog", "species", ""),
-         ("appearance_health_bee", "appearance", "health")]
-
-
-def uid(*parts: object) -> str:
-    return hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()
-
-
-def make_newt(root: Path, synth_image, *, n_train: int = 5, n_test: int = 3, edit=None) -> Path:
-    """A NeWT folder: per task and label, ``n_train`` train and ``n_test`` test images coloured by (task, label).
-
-    ``edit(rows)`` may change the rows (dicts) before they are written; the header follows the first row's keys.
-    """
-    rows = []
-    for t, (task, cluster, subcluster) in enumerate(TASKS):
-        for label in (0, 1):
-            for split, n in (("train", n_train), ("test", n_test)):
-                for i in range(n):
-                    example_id = uid(task, label, split, i)
-                    synth_image(root / "newt2021_images" / f"{example_id}.jpg", 2 * t + label, 2 * len(TASKS), seed=i)
-                    rows.append({"id": example_id, "height": "20", "width": "24", "task": task,
-                                 "task_cluster": cluster, "task_subcluster": subcluster, "label": str(label),
-                                 "text_label": f"{task}-{'yes' if label else 'no'}", "split": split})
-    if edit is not None:
-        rows = edit(rows)
-    with open(root / "newt2021_labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return root
 
 
 def build(root: Path, **settings: str) -> NeWT:
     return NeWT(SPEC, root, settings)
 
 
-def test_newt_end_to_end_learns_every_subtask_and_reports_cluster_splits(tmp_path, run_task, synth_image):
-    data = make_newt(tmp_path / "newt", synth_image)
+def test_newt_end_to_end_learns_every_subtask_and_reports_cluster_splits(tmp_path, run_task):
+    data = make_newt(tmp_path / "newt")
     run, report = run_task("tasks/newt", data)
     assert run.returncode == 0, run.stderr
     [cell] = report["results"]
@@ -67,8 +34,8 @@ def test_newt_end_to_end_learns_every_subtask_and_reports_cluster_splits(tmp_pat
     assert all(score >= 0.8 for score in splits.values())
 
 
-def test_ids_labels_groups_and_stratum(tmp_path, synth_image):
-    task = build(make_newt(tmp_path, synth_image))
+def test_ids_labels_groups_and_stratum(tmp_path):
+    task = build(make_newt(tmp_path))
     train, test = task.examples("train"), task.examples("test")
     assert len(train) == 3 * 2 * 5 and len(test) == 3 * 2 * 3
     first = train[0]
@@ -78,20 +45,49 @@ def test_ids_labels_groups_and_stratum(tmp_path, synth_image):
     assert task.load(first).mode == "RGB"
 
 
-def test_n_train_balances_within_each_subtask(tmp_path, synth_image):
-    task = build(make_newt(tmp_path, synth_image), n_train="6")
+def test_n_train_balances_within_each_subtask(tmp_path):
+    task = build(make_newt(tmp_path), n_train="6")
     chosen = task.chosen_examples("train")
     assert sorted((ex.group, ex.label) for ex in chosen) == sorted((t, label) for t, _, _ in TASKS for label in (0, 1))
 
 
-def test_n_train_below_two_per_subtask_is_refused(tmp_path, synth_image):
+def test_n_train_below_two_per_subtask_is_refused(tmp_path):
     with pytest.raises(SettingsError, match=r"tasks/newt: setting n_train=5: expected at least 6 \(2 per sub-task, "
                                             r"3 sub-tasks\)"):
-        build(make_newt(tmp_path, synth_image), n_train="5")
+        build(make_newt(tmp_path), n_train="5")
 
 
-def test_probe_setting_is_withdrawn_and_C_is_checked(tmp_path, synth_image):
-    data = make_newt(tmp_path, synth_image)
+def test_n_train_per_subtask_is_the_published_count_half_of_each_label_and_nested(tmp_path):
+    data = make_newt(tmp_path)
+    three = build(data, n_train="3", n_train_per="subtask").chosen_examples("train")
+    counts = {(t, label): sum(1 for ex in three if (ex.group, ex.label) == (t, label))
+              for t, _, _ in TASKS for label in (0, 1)}
+    assert counts == {(t, label): 1 if label == 0 else 2 for t, _, _ in TASKS for label in (0, 1)}  # n // 2, rest
+    five = {ex.id for ex in build(data, n_train="5", n_train_per="subtask").chosen_examples("train")}
+    assert {ex.id for ex in three} < five and len(five) == 3 * 5
+    other_seed = {ex.id for ex in build(data, n_train="3", n_train_per="subtask", seed="1").chosen_examples("train")}
+    assert other_seed != {ex.id for ex in three}
+    every = build(data, n_train="10", n_train_per="subtask")
+    assert every.n_train_limit() == 10 and len(every.chosen_examples("train")) == 3 * 10
+    assert build(data, n_train="6").n_train_limit() == 30  # the core's count: the whole train split
+
+
+def test_n_train_per_subtask_needs_two_and_a_known_value(tmp_path):
+    data = make_newt(tmp_path)
+    with pytest.raises(SettingsError, match=r"setting n_train=1: expected at least 2 \(2 per sub-task"):
+        build(data, n_train="1", n_train_per="subtask")
+    with pytest.raises(SettingsError, match="setting n_train_per='task'"):
+        build(data, n_train="4", n_train_per="task")
+
+
+def test_the_published_protocol_counts_n_train_per_subtask(tmp_path):
+    task = build(make_newt(tmp_path), n_train="4", protocol="biobench-paper")
+    assert task.settings_key() == "n_train=4,n_train_per=subtask,probe=svm,protocol=biobench-paper"
+    assert len(task.chosen_examples("train")) == 3 * 4 and task.metric == "accuracy"
+
+
+def test_probe_setting_is_withdrawn_and_C_is_checked(tmp_path):
+    data = make_newt(tmp_path)
     with pytest.raises(SettingsError, match="unknown setting 'probe'"):
         build(data, probe="logreg")
     with pytest.raises(SettingsError, match=r"setting C='-1': expected a number > 0, or 'cv'"):
@@ -107,8 +103,8 @@ def _features(task: NeWT, split: str, rng: np.random.Generator) -> SplitFeatures
     return SplitFeatures(examples, feats.astype(np.float32))
 
 
-def test_cv_setting_chooses_C_per_subtask(tmp_path, synth_image):
-    task = build(make_newt(tmp_path, synth_image), C="cv")
+def test_cv_setting_chooses_C_per_subtask(tmp_path):
+    task = build(make_newt(tmp_path), C="cv")
     train, test = _features(task, "train", np.random.default_rng(0)), _features(task, "test", np.random.default_rng(0))
     evaluation = task.evaluate(train, test)
     assert evaluation.probe["C"] == "cv" and sum(evaluation.probe["C_chosen"].values()) == 3
@@ -117,8 +113,8 @@ def test_cv_setting_chooses_C_per_subtask(tmp_path, synth_image):
     assert default.probe["C"] == 1.0 and default.probe["C_chosen"] == {"1": 3}
 
 
-def test_a_subtask_left_with_one_label_predicts_it_and_one_without_train_scores_errors(tmp_path, synth_image):
-    task = build(make_newt(tmp_path, synth_image))
+def test_a_subtask_left_with_one_label_predicts_it_and_one_without_train_scores_errors(tmp_path):
+    task = build(make_newt(tmp_path))
     rng = np.random.default_rng(1)
     train, test = _features(task, "train", rng), _features(task, "test", rng)
     keep = [i for i, ex in enumerate(train.examples)
@@ -133,53 +129,53 @@ def test_a_subtask_left_with_one_label_predicts_it_and_one_without_train_scores_
     assert evaluation.examples[0][2]["pred_name"] == f"{TASKS[0][0]}-no"
 
 
-def test_conformance_kit(tmp_path, synth_image):
+def test_conformance_kit(tmp_path):
     from biobench_core.testing import check_task
 
-    check_task("tasks/newt", data=make_newt(tmp_path, synth_image)).assert_ok()
+    check_task("tasks/newt", data=make_newt(tmp_path)).assert_ok()
 
 
 # -- malformed data: one line naming the file and row ----------------------------------------------------------------
 
 
-def test_missing_column(tmp_path, synth_image):
-    data = make_newt(tmp_path, synth_image, edit=lambda rows: [{k: v for k, v in r.items() if k != "task_cluster"}
+def test_missing_column(tmp_path):
+    data = make_newt(tmp_path, edit=lambda rows: [{k: v for k, v in r.items() if k != "task_cluster"}
                                                                for r in rows])
     with pytest.raises(TaskDataError, match=r"newt2021_labels.csv: missing column 'task_cluster'") as info:
         build(data)
     assert "\n" not in str(info.value)
 
 
-def test_missing_image(tmp_path, synth_image):
-    data = make_newt(tmp_path, synth_image)
+def test_missing_image(tmp_path):
+    data = make_newt(tmp_path)
     victim = uid(TASKS[1][0], 1, "test", 2)
     (data / "newt2021_images" / f"{victim}.jpg").unlink()
     with pytest.raises(TaskDataError, match=rf"newt2021_labels.csv row \d+: image not found: .*{victim}.jpg$"):
         build(data)
 
 
-def test_missing_image_folder(tmp_path, synth_image):
-    data = make_newt(tmp_path, synth_image)
+def test_missing_image_folder(tmp_path):
+    data = make_newt(tmp_path)
     (data / "newt2021_images").rename(data / "images")
     with pytest.raises(TaskDataError, match=r"newt2021_images: missing folder"):
         build(data)
 
 
-def test_bad_label(tmp_path, synth_image):
+def test_bad_label(tmp_path):
     def edit(rows):
         rows[7]["label"] = "2"
         return rows
 
     with pytest.raises(TaskDataError, match=r"newt2021_labels.csv row 9: label '2' is not 0 or 1"):
-        build(make_newt(tmp_path, synth_image, edit=edit))
+        build(make_newt(tmp_path, edit=edit))
 
 
-def test_empty_split_is_an_error_and_other_values_are_test_with_a_warning(tmp_path, synth_image):
+def test_empty_split_is_an_error_and_other_values_are_test_with_a_warning(tmp_path):
     def other(rows):
         rows[5]["split"] = "val"  # a test row of the first task
         return rows
 
-    data = make_newt(tmp_path, synth_image, edit=other)
+    data = make_newt(tmp_path, edit=other)
     with pytest.warns(DataWarning, match=r"newt2021_labels.csv: 1 rows with a split other than train/test, used as "
                                          r"test images: 'val' \(1\)"):
         task = build(data)
@@ -190,37 +186,37 @@ def test_empty_split_is_an_error_and_other_values_are_test_with_a_warning(tmp_pa
         return rows
 
     with pytest.raises(TaskDataError, match=r"newt2021_labels.csv row 2: empty 'split'"):
-        build(make_newt(tmp_path / "b", synth_image, edit=empty))
+        build(make_newt(tmp_path / "b", edit=empty))
 
 
-def test_subtask_without_train_images_of_a_label(tmp_path, synth_image):
+def test_subtask_without_train_images_of_a_label(tmp_path):
     def edit(rows):
         return [r for r in rows if not (r["task"] == TASKS[2][0] and r["label"] == "1" and r["split"] == "train")]
 
     with pytest.raises(TaskDataError, match=rf"newt2021_labels.csv: task '{TASKS[2][0]}' has no train images with "
                                             r"label 1 \(first row: .*row \d+\)"):
-        build(make_newt(tmp_path, synth_image, edit=edit))
+        build(make_newt(tmp_path, edit=edit))
 
 
-def test_inconsistent_cluster_and_duplicate_id(tmp_path, synth_image):
+def test_inconsistent_cluster_and_duplicate_id(tmp_path):
     def cluster(rows):
         rows[3]["task_cluster"] = "behaviour"
         return rows
 
     with pytest.raises(TaskDataError, match=r"row 5: task 'appearance_age_bird' has task_cluster='behaviour'.*"
                                             r"but .*row 2 says 'appearance'"):
-        build(make_newt(tmp_path / "a", synth_image, edit=cluster))
+        build(make_newt(tmp_path / "a", edit=cluster))
 
     def duplicate(rows):
         rows[1]["id"] = rows[0]["id"]
         return rows
 
     with pytest.raises(TaskDataError, match=r"row 3: duplicate id \w+ in the train split \(first in .*row 2\)"):
-        build(make_newt(tmp_path / "b", synth_image, edit=duplicate))
+        build(make_newt(tmp_path / "b", edit=duplicate))
 
 
-def test_no_warning_on_clean_data(tmp_path, synth_image):
-    data = make_newt(tmp_path, synth_image)
+def test_no_warning_on_clean_data(tmp_path):
+    data = make_newt(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(data)

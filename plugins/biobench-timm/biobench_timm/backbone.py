@@ -14,7 +14,9 @@ Options (``timm/<arch>.<tag>?pool=max&img_size=224``, declared in :mod:`biobench
 
 - ``pool``: ``auto`` (the default) is the pooling above; ``token``, ``avg``, ``max`` and ``avgmax`` are timm's
   ``global_pool`` of the same name over the patch tokens (prefix tokens left out) or over the feature map, as
-  ``create_model(..., global_pool=...)`` pools before its classifier. ``patch_features`` do not change.
+  ``create_model(..., global_pool=...)`` pools before its classifier. ``max-map`` is upstream BioBench's rule
+  (the ``biobench-paper`` protocol gives it to every timm backbone): as ``auto``, except that a feature map (CNNs,
+  Swin, SAM2's Hiera) is max-pooled. ``patch_features`` do not change.
 - ``img_size``: the model is built with ``create_model(..., img_size=N)`` where its architecture takes one (ViTs
   and kin: pretrained position embeddings are interpolated to the new grid by timm, a weights file's by timm's
   ``checkpoint_filter_fn``); a convolutional model that takes none is built as it is. Either way the eval
@@ -106,11 +108,11 @@ class TimmBackbone(VisionBackbone):
                 width = getattr(self.model, "num_features", None)
                 channels_last = feats.shape[-1] == width and feats.shape[1] != width
             tokens = feats.flatten(1, 2) if channels_last else feats.flatten(2).transpose(1, 2)
-            return EncodedImgBatch(img_features=_pooled(tokens, "avg" if self.pool == "auto" else self.pool),
-                                   patch_features=tokens)
+            pool = {"auto": "avg", "max-map": "max"}.get(self.pool, self.pool)
+            return EncodedImgBatch(img_features=_pooled(tokens, pool), patch_features=tokens)
         if feats.ndim == 3:
             patches = feats[:, self._n_prefix:]
-            pool = ("token" if self._has_cls else "max") if self.pool == "auto" else self.pool
+            pool = ("token" if self._has_cls else "max") if self.pool in ("auto", "max-map") else self.pool
             img = feats[:, 0] if pool == "token" else _pooled(patches, pool)
             return EncodedImgBatch(img_features=img, patch_features=_or_none(patches))
         if feats.ndim == 2:
@@ -121,10 +123,10 @@ class TimmBackbone(VisionBackbone):
 
     def _pools_tokens_only(self, branches: int) -> None:
         """Refuse a ``pool`` other than ``auto`` or ``token`` where the features are no one map or token sequence."""
-        if self.pool not in ("auto", "token"):
+        if self.pool not in ("auto", "max-map", "token"):
             what = f"{branches} branches of tokens" if branches else "one pooled vector"
             raise OptionError(f"{self.backbone_id}: option pool={self.pool}: {type(self.model).__name__} returns "
-                              f"{what}, which only pool=auto pools")
+                              f"{what}, which only pool=auto (or max-map) pools")
 
     def data_config(self) -> dict[str, Any]:
         """timm's data config for this model, with ``input_size`` the ``img_size`` option where one was given."""

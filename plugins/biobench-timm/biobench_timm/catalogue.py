@@ -28,11 +28,23 @@ COLUMNS = ["name", "input_size", "license", "weights_source", "embed_dim", "defa
 #: existed (the [CLS] token of a token model, the maximum over patch tokens of one without, the mean of a feature
 #: map); the others are timm's own pools (``global_pool``) that keep the feature width: ``token`` (the class
 #: token), ``avg``, ``max`` and ``avgmax`` (half the sum of the two) over the patch tokens or the map.
-POOLS = ("auto", "token", "avg", "max", "avgmax")
+POOLS = ("auto", "token", "avg", "max", "avgmax", "max-map")
 POOL_OPTION = BackboneOption(
     "pool", str, default="auto", choices=POOLS,
     description="how img_features are pooled: auto (the [CLS] token, else the mean of a feature map), token, avg, "
-                "max, avgmax (timm's global_pool)")
+                "max, avgmax (timm's global_pool), max-map (as auto, but a feature map max-pooled: upstream "
+                "BioBench's rule)")
+
+#: What the ``biobench-paper`` protocol (upstream BioBench's published protocol) gives a timm backbone: upstream
+#: max-pools feature maps (CNNs, Swin, SAM2's Hiera) and keeps the [CLS] token of token models (``max-map``), and
+#: runs DINOv2 at 224 px (timm's ``*_dinov2`` tags run at 518).
+PAPER_OPTIONS = (("biobench-paper", (("pool", "max-map"),)),)
+PAPER_OPTIONS_DINOV2 = (("biobench-paper", (("img_size", 224), ("pool", "max-map"))),)
+
+
+def paper_options(name: str) -> tuple[tuple[str, tuple[tuple[str, object], ...]], ...]:
+    """The ``biobench-paper`` options of timm model ``name`` (``arch.tag`` or ``arch``)."""
+    return PAPER_OPTIONS_DINOV2 if name.partition(".")[0].endswith("_dinov2") else PAPER_OPTIONS
 
 
 @functools.cache
@@ -95,6 +107,7 @@ def _spec(entry: Entry) -> BackboneSpec:
         input_size=entry.input_size,
         weights_source=entry.weights_source,
         options=(img_size_option(entry.input_size), POOL_OPTION),
+        protocol_options=paper_options(entry.name),
     )
 
 
@@ -121,9 +134,9 @@ def spec_for(backbone_id: str) -> BackboneSpec | None:
             return None
         return BackboneSpec(id=backbone_id, factory=FACTORY, weights_source=name,
                             description=f"timm model from the Hugging Face Hub repository {repo}",
-                            options=(img_size_option(None), POOL_OPTION))
+                            options=(img_size_option(None), POOL_OPTION), protocol_options=PAPER_OPTIONS)
     if name in load_snapshot().architectures:
         return BackboneSpec(id=backbone_id, factory=FACTORY,
                             description=f"timm architecture {name} (no pretrained weights in timm)",
-                            options=(img_size_option(None), POOL_OPTION))
+                            options=(img_size_option(None), POOL_OPTION), protocol_options=paper_options(name))
     return None

@@ -127,4 +127,35 @@ def test_the_kit_checks_the_declared_options():
     report = check_backbone("timm/resnet10t?pool=max", "random")
     assert report.ok, report
     options = next(check for check in report.checks if check.name == "options")
-    assert options.status == "ok" and "pool (default 'auto'; 5 values)" in options.message
+    assert options.status == "ok" and "pool (default 'auto'; 6 values)" in options.message
+
+
+def test_max_map_is_upstream_biobench_s_rule_max_over_a_map_and_the_class_token_of_a_vit():
+    """``pool=max-map`` (what ``biobench-paper`` gives every timm backbone): timm's max pool over a CNN's map, and
+    the features ``auto`` gives a token model (its [CLS] token), as upstream's timm wrapper pools them."""
+    cnn = biobench_core.load_backbone("timm/resnet10t?pool=max-map", "random")
+    reference = timm.create_model("resnet10t", pretrained=False, global_pool="max").eval()
+    reference.load_state_dict(cnn.model.state_dict())
+    batch = torch.randn(2, 3, 64, 72)
+    with torch.no_grad():
+        expected = reference.forward_head(reference.forward_features(batch), pre_logits=True)
+    torch.testing.assert_close(_features(cnn, batch), expected, rtol=1e-5, atol=1e-6)
+
+    vit = biobench_core.load_backbone("timm/vit_tiny_patch16_224?pool=max-map", "random")
+    batch = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        cls_token = vit.model.forward_features(batch)[:, 0]
+    torch.testing.assert_close(_features(vit, batch), cls_token)
+
+
+def test_the_published_protocol_gives_every_timm_backbone_max_map_and_dinov2_224_px():
+    backbones = [("timm/resnet10t", None), ("timm/vit_small_patch14_dinov2.lvd142m", "random"),
+                 ("timm/resnet10t?pool=max-map", None)]
+    under, _ = biobench_core.under_protocol("biobench-paper", backbones, [])
+    assert under == [("timm/resnet10t.c3_in1k?pool=max-map", None),
+                     ("timm/vit_small_patch14_dinov2.lvd142m?img_size=224&pool=max-map", "random"),
+                     ("timm/resnet10t.c3_in1k?pool=max-map", None)]
+    assert biobench_core.under_protocol("biobench", backbones, []) == (backbones, [])
+    with pytest.raises(biobench_core.ProtocolError, match=r"^timm/resnet10t\?pool=avg: option pool=avg contradicts "
+                                                          r"protocol 'biobench-paper', which sets pool=max-map"):
+        biobench_core.under_protocol("biobench-paper", [("timm/resnet10t?pool=avg", None)], [])
