@@ -17,7 +17,7 @@ DIST ?= dist
 DIST_PROJECTS := . plugins/biobench-timm plugins/biobench-openclip plugins/biobench-tasks plugins/biobench-slurm \
 	examples/biobench-effnet-lite
 
-.PHONY: install slurm-install slurm-start slurm-stop demo test bench bench-gpu dist clean
+.PHONY: install slurm-install latex-install browser-install slurm-start slurm-stop demo test bench bench-gpu dist clean
 
 install: $(STAMP)
 
@@ -39,7 +39,7 @@ demo: install
 # slurmdbd, munge and MariaDB when missing (as root; otherwise it says why and the Slurm tests fail), and the tests'
 # `slurm_cluster` fixture starts it, and stops it at the end if it started it and no other session uses it. See
 # docs/slurm-dev.md.
-test: install slurm-install
+test: install slurm-install latex-install browser-install
 	$(PY) -m pytest -q
 
 SLURM_CLUSTER := plugins/biobench-slurm/scripts/cluster.sh
@@ -52,6 +52,22 @@ slurm-start: slurm-install
 
 slurm-stop:
 	bash $(SLURM_CLUSTER) stop
+
+# The LaTeX report's test (tests/test_report_latex.py) compiles the table with pdflatex: `latex-install` apt-installs
+# TeX Live's LaTeX (booktabs is in the recommended set) when pdflatex or booktabs is missing: as root, about 48 MB
+# to download, 145 MB installed, a minute or so; otherwise it says why and the compile test fails until then.
+LATEX_PACKAGES := texlive-latex-base texlive-latex-recommended
+
+latex-install:
+	@bash scripts/apt-ensure.sh latex-install "command -v pdflatex && kpsewhich booktabs.sty" $(LATEX_PACKAGES)
+
+# The HTML report's test (tests/test_report_html.py) drives the page in a real headless Chromium through selenium:
+# `browser-install` apt-installs Debian's chromium and chromium-driver when either is missing (as root; otherwise
+# it says why and the browser test fails until then).
+BROWSER_PACKAGES := chromium chromium-driver
+
+browser-install:
+	@bash scripts/apt-ensure.sh browser-install "command -v chromium && command -v chromedriver" $(BROWSER_PACKAGES)
 
 bench: install
 	$(PY) benchmarks/run_all.py

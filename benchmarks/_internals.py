@@ -2,7 +2,8 @@
 
 Benchmarks import only the public API (``tests/test_public_imports.py``). A few measure internals that are not
 API and should not become API: the interval and tie procedures (``bench_coverage.py``, ``bench_ties.py``) and the
-feature cache's checksum (``bench_cache_checksum.py``). They get those modules from :func:`internal`, so every
+feature cache's checksum (``bench_cache_checksum.py``), and the leaderboard builder and the HTML renderer timed
+apart (``bench_html_report.py``). They get those modules from :func:`internal`, so every
 such use is visible here instead of hidden in import lines, and the public-import check still covers the rest.
 """
 

@@ -20,11 +20,14 @@ import bench_core  # noqa: E402
 import bench_coverage  # noqa: E402
 import bench_demo  # noqa: E402
 import bench_extraction  # noqa: E402
+import bench_html_report  # noqa: E402
 import bench_identity  # noqa: E402
 import bench_layers  # noqa: E402
 import bench_leaderboard  # noqa: E402
 import bench_probe_selection  # noqa: E402
 import bench_probes  # noqa: E402
+import bench_report_examples  # noqa: E402
+import bench_report_plots  # noqa: E402
 import bench_scaleout  # noqa: E402
 import bench_task_indexing  # noqa: E402
 import bench_ties  # noqa: E402
@@ -79,6 +82,12 @@ def main() -> int:
     print(bench_scaleout.to_markdown(scaleout), flush=True)
     validate = bench_validate_task.run(quick=args.quick)
     print(bench_validate_task.to_markdown(validate), flush=True)
+    html_report = bench_html_report.run(quick=args.quick)
+    print(bench_html_report.to_markdown(html_report), flush=True)
+    plots = bench_report_plots.run(quick=args.quick)
+    print(bench_report_plots.to_markdown(plots), flush=True)
+    drill = bench_report_examples.run(quick=args.quick)
+    print(bench_report_examples.to_markdown(drill), flush=True)
     text = (
         "# Benchmark results\n\n"
         f"Measured {datetime.date.today().isoformat()} by `make bench`{' --quick' if args.quick else ''} on: "
@@ -109,13 +118,19 @@ def main() -> int:
         + bench_scaleout.to_markdown(scaleout) + "\n\n"
         "## Validating a task plugin\n\n`python benchmarks/bench_validate_task.py` (what is measured: its "
         "docstring).\n\n" + bench_validate_task.to_markdown(validate) + "\n\n"
+        "## The HTML leaderboard\n\n`python benchmarks/bench_html_report.py` (the generated results and what is "
+        "timed: its docstring).\n\n" + bench_html_report.to_markdown(html_report) + "\n\n"
+        "## The plots (report --plots)\n\n`python benchmarks/bench_report_plots.py` (the generated results and "
+        "what is timed: its docstring).\n\n" + bench_report_plots.to_markdown(plots) + "\n\n"
+        "## The drill-down (report examples)\n\n`python benchmarks/bench_report_examples.py` (the generated store and "
+        "what is timed: its docstring).\n\n" + bench_report_examples.to_markdown(drill) + "\n\n"
         "## GPU\n\n`make bench-gpu` (benchmarks/bench_gpu_extraction.py) measures the same extraction efficiency on\n"
         "a CUDA GPU and skips cleanly without one; the last measurement on an H200 is in RESULTS-gpu.md.\n"
     )
     Path(args.out).write_text(text)
     print(f"wrote {args.out}")
     missed = [r["figure"] for r in demo + core + checksum + extraction + board + scaleout + selection + validate
-              if not r["ok"]] + [
+              + html_report + plots + drill if not r["ok"]] + [
         f"task indexing {r['task']}" for r in indexing if not r["ok"]]
     if missed:
         print("targets missed: " + "; ".join(missed), file=sys.stderr)

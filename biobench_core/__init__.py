@@ -16,7 +16,7 @@ from biobench_core import _moved
 from biobench_core.contract._errors import did_you_mean
 from biobench_core.contract._protocols import DEFAULT_PROTOCOL, ProtocolError, TaskProfile
 from biobench_core.contract._specs import (BackboneOption, BackboneSpec, ExecutorSpec, MetricSpec, OptionError,
-                                           ProbeSpec, ReportFormatSpec, SpecError, TaskSpec)
+                                           ProbeSpec, ReferenceSpec, ReportFormatSpec, SpecError, TaskSpec)
 from biobench_core.contract.hookspecs import CONTRACT_VERSION, hookimpl
 
 from biobench_core._version import __version__
@@ -122,8 +122,8 @@ _LAZY = {
 }
 
 __all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "TaskProfile", "ProtocolError",
-           "DEFAULT_PROTOCOL", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "SpecError",
-           "hookimpl", "CONTRACT_VERSION", "did_you_mean", "__version__", *_LAZY]
+           "DEFAULT_PROTOCOL", "ProbeSpec", "MetricSpec", "ReportFormatSpec", "ExecutorSpec", "ReferenceSpec",
+           "SpecError", "hookimpl", "CONTRACT_VERSION", "did_you_mean", "__version__", *_LAZY]
 
 if TYPE_CHECKING:
     from biobench_core.contract._backbone import BackboneOutputError, EncodedImgBatch, VisionBackbone, check_encoded

@@ -141,3 +141,34 @@ def _borrowing_venv(venv: Path) -> Path:
 def borrowing_venv():
     """``borrowing_venv(path) -> python``: a fresh venv at ``path`` borrowing this environment's packages."""
     return _borrowing_venv
+
+
+# -- results as data (tests/test_results_api.py, tests/test_bundles.py): real stores from the kit's tiny backbone --
+
+@pytest.fixture(scope="module")
+def tiny_stores(tmp_path_factory):
+    """``tiny_stores(name, dtype="fp32", data="colours")``: the store ``<tmp>/<name>`` after the kit's tiny backbone
+    ran (in this interpreter) on a colour image-folder task; the same ``data`` name is the same folder, so the same
+    data hash. Built once per module: stores are read-only to the tests (copy one to change it)."""
+    from biobench_core.testing import cli_in_process, make_image_folder, tiny_backbone
+
+    root = tmp_path_factory.mktemp("tiny-stores")
+    built: dict[tuple, Path] = {}
+
+    def store(name: str, dtype: str = "fp32", data: str = "colours") -> Path:
+        if (name, dtype, data) in built:
+            return built[(name, dtype, data)]
+        folder = root / "data" / data
+        if not folder.exists():
+            make_image_folder(folder, n_train=4, n_test=3, seed=len(data))
+        with pytest.MonkeyPatch.context() as env, tiny_backbone() as backbone:
+            env.setenv("BIOBENCH_CACHE", str(root / "feature-cache"))
+            env.setenv("HF_HUB_OFFLINE", "1")
+            proc = cli_in_process("run", "--backbone", backbone, "--weights", "random", "--dtype", dtype, "--task",
+                                  "tasks/image-folder", "--data", f"tasks/image-folder={folder}", "--results",
+                                  str(root / name), "--quiet", "--workers", "0")
+        assert proc.returncode == 0, proc.stderr
+        built[(name, dtype, data)] = root / name
+        return root / name
+
+    return store

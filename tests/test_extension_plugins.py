@@ -203,6 +203,7 @@ def test_a_third_party_format_probe_and_metric_are_listed_with_their_plugin(site
     assert "biobench-extras 1.0" in row and "one tab-separated line per result" in row
     formats = cli_json("plugins", "--kind", "formats", site=site, env=ENV)
     assert {f["name"]: f["plugin"] for f in formats} == {"csv": "biobench-core", "json": "biobench-core",
+                                                         "html": "biobench-core", "latex": "biobench-core",
                                                          "markdown": "biobench-core", "table": "biobench-core",
                                                          "tsv": "biobench-extras", "tsv16": "biobench-extras"}
 
@@ -303,7 +304,7 @@ def test_a_format_no_plugin_offers_gets_did_you_mean_and_the_installed_ones(site
     assert proc.returncode == 2 and proc.stdout == ""
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("biobench report: error: --format: unknown report format 'tvs'")
-    assert "did you mean 'tsv'?" in line and "csv, json, markdown, table, tsv, tsv16" in line, line
+    assert "did you mean 'tsv'?" in line and "csv, html, json, latex, markdown, table, tsv, tsv16" in line, line
     proc = run_cli("report", "--results", str(results), "--format", "nothing-like-it", site=site, env=ENV)
     assert proc.returncode == 2 and "did you mean" not in proc.stderr and "tsv16" in proc.stderr
 
@@ -313,7 +314,7 @@ def test_the_built_in_plugin_is_listed_apart_with_everything_it_offers(cli_json,
     core = report["builtin"]
     assert report["plugins"] == []  # the installed (entry-point) plugins: none loaded
     assert (core["name"], core["namespace"], core["status"]) == ("biobench-core", "core", "ok")
-    assert core["formats"] == ["csv", "json", "markdown", "table"]
+    assert core["formats"] == ["csv", "html", "json", "latex", "markdown", "table"]
     assert {"accuracy", "macro-f1"} <= set(core["metrics"]) and {"logreg", "knn"} <= set(core["probes"])
     assert {"inprocess", "local"} <= set(core["executors"])
     everything = cli_json("plugins")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import biobench_core
+import biobench_core.results
 import biobench_core.testing
 import biobench_core.testing.pipeline
 from biobench_core._moved import MOVED
@@ -26,6 +27,7 @@ PUBLIC = {
     "biobench_core.testing": set(biobench_core.testing.__all__) | {"biobench_plugin", "biobench_registry",
                                                                    "register_plugin"},  # the kit's fixtures
     "biobench_core.testing.pipeline": set(biobench_core.testing.pipeline.__all__),
+    "biobench_core.results": set(biobench_core.results.__all__),  # results as data (docs/results-api.md)
 }
 
 

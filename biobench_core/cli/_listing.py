@@ -93,7 +93,7 @@ def _failed_plugins(kind: str) -> list[str]:
 
 
 #: What ``biobench plugins --kind`` lists: the registry's catalogues of the plugins' extensions.
-EXTENSION_KINDS = ("probes", "metrics", "formats", "executors")
+EXTENSION_KINDS = ("probes", "metrics", "formats", "executors", "references")
 
 
 def _shown_plugins(registry: Any) -> list[Any]:
@@ -106,8 +106,8 @@ def _shown_plugins(registry: Any) -> list[Any]:
 
 
 def _extension_rows(registry: Any, kinds: Sequence[str], owners: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-    """One row per usable probe, metric, report format or executor (of ``owners``' plugins, default all): its spec
-    less the factory, and its plugin."""
+    """One row per usable probe, metric, report format, executor or reference (of ``owners``' plugins, default all):
+    its spec less the factory, and its plugin."""
     rows = []
     for kind in kinds:
         catalogue = getattr(registry, kind)

@@ -18,6 +18,7 @@ from biobench_core.cli._common import EXIT_FAILURE, EXIT_USAGE, UsageError
 from biobench_core.cli._listing import EXTENSION_KINDS, _list, cmd_plugins
 from biobench_core.cli._prune import cmd_prune
 from biobench_core.cli._report import cmd_report
+from biobench_core.cli._examples import add_examples_arguments, cmd_report_examples
 from biobench_core.cli._running import _at_least, _gib, cmd_merge, cmd_run, cmd_status
 from biobench_core.contract._errors import debug_enabled, one_line
 
@@ -26,6 +27,12 @@ def _data():  # noqa: ANN202 - a module
     from biobench_core.engine import _data as data
 
     return data
+
+
+def _export():  # noqa: ANN202 - a module
+    from biobench_core.cli import _export as export
+
+    return export
 
 
 def _kit():  # noqa: ANN202 - a module
@@ -156,18 +163,48 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
                    help=f"results folder (default: ./{RUN_DEFAULTS['results']})")
     p.set_defaults(func=commands["merge"])
 
-    p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Clopper-Pearson for accuracy, paired bootstrap widened to the error-count bound otherwise) and Holm-corrected ties with the best")
-    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    p = sub.add_parser("report", help="leaderboard of stored results: each task's metric with its 95%% interval (Clopper-Pearson for accuracy, paired bootstrap widened to the error-count bound otherwise) and ties with the best (bootstrap step-down); 'report examples' drills down into the examples")
+    p.add_argument("--results", action="append", metavar="DIR|BUNDLE",
+                   help="a results folder or a bundle ('biobench export'); repeat to merge several into one "
+                        "leaderboard (default: ./results); see docs/results-api.md")
     p.add_argument("--format", default="table", metavar="NAME",
                    help="the report format (default: table); 'biobench plugins --kind formats' lists the installed "
                         "ones, which plugins may add to")
     p.add_argument("--out", metavar="PATH", help="write to a file instead of standard output (bytes as they are, "
                                                  "for a binary format); replaces only a report biobench wrote, "
                                                  "never a database")
-    p.add_argument("--force", action="store_true", help="let --out replace an existing file biobench did not write "
-                                                        "(never a SQLite database or a feature-cache file)")
+    p.add_argument("--force", action="store_true", help="let --out (and --plots) replace an existing file biobench "
+                                                        "did not write (never a SQLite database or a feature-cache "
+                                                        "file)")
     p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
+    p.add_argument("--published", nargs="?", const="", metavar="NAME",
+                   help="add published results (an installed reference: 'biobench plugins --kind references'; "
+                        "default: the only one, BioBench's with biobench-tasks) as rows marked published, in the "
+                        "columns run under their protocol on tasks it marks comparable")
+    p.add_argument("--plots", metavar="DIR", help="also write the leaderboard's plots (per task, benchmark mean vs "
+                                                  "cost, rank heatmap, learning curves, group splits) as PNG and "
+                                                  "SVG into DIR; needs matplotlib (biobench-core[plots])")
     p.set_defaults(func=commands["report"])
+    report_sub = p.add_subparsers(dest="report_command", metavar="examples")
+    e = report_sub.add_parser("examples", help="the test examples one backbone gets right and another wrong on a "
+                                               "task; --montage draws them, --confusion a confusion matrix",
+                              description="List the test examples backbone A gets right and B gets wrong on a task, "
+                                          "and the reverse (right: the predicted class is the true class), with "
+                                          "their ids, files, true and predicted classes. Each backbone's result is "
+                                          "the one the leaderboard shows. --montage draws them in a captioned grid; "
+                                          "--confusion draws the first backbone's confusion matrix.")
+    add_examples_arguments(e)
+    e.set_defaults(func=commands["report-examples"])
+
+    p = sub.add_parser("export", help="write a results store to one checksummed bundle file to share",
+                       description="Write every result of --results, with its per-example predictions, data hash, "
+                                   "settings, metric and provenance, to a versioned, checksummed bundle that "
+                                   "'biobench report --results' and biobench_core.results.load read (see "
+                                   "docs/results-api.md).")
+    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the bundle to write, e.g. lab.biobench.json.gz")
+    p.add_argument("--force", action="store_true", help="replace an existing file biobench did not write")
+    p.set_defaults(func=commands["export"])
 
     p = sub.add_parser("prune", help="list the results newer code or data superseded; --yes deletes them",
                        description="A stored result is superseded when its report column's newest result came from "
@@ -219,6 +256,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": lambda args: _kit().validate_main(args.name, args.json),
     "install": lambda args: _kit().install_main(args.name, args.pip_args),
     "report": cmd_report,
+    "report-examples": cmd_report_examples,
+    "export": lambda args: _export().cmd_export(args),
     "prune": cmd_prune,
     "data-list": lambda args: _data().list_main(args.patterns, args.json),
     "data-check": lambda args: _data().check_main(args.task, args.folder),

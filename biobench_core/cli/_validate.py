@@ -83,14 +83,15 @@ def task_checks(distribution: str) -> list[Report]:
 
 #: The kit's check for each kind of extension ``validate`` runs: registry catalogue -> check's name in the kit.
 EXTENSION_CHECKS = {"probes": "check_probe", "metrics": "check_metric", "formats": "check_format",
-                    "executors": "check_executor"}
+                    "executors": "check_executor", "references": "check_reference"}
 #: Keyword arguments of a check: an executor is checked without starting a worker (no cluster needed).
 CHECK_OPTIONS = {"check_executor": {"start": False}}
 
 
 def extension_checks(distribution: str) -> list[Report]:
-    """The kit's report on every probe, metric and report format ``distribution`` offers, each checked in a
-    registry of that distribution alone (and the core's built-in plugin), as a user who installed it gets it."""
+    """The kit's report on every probe, metric, report format, executor and reference ``distribution`` offers, each
+    checked in a registry of that distribution alone (and the core's built-in plugin), as a user who installed it
+    gets it."""
     import biobench_core.testing as testing
     from biobench_core.contract._registry import Registry
 

@@ -1,4 +1,4 @@
-"""Probes, metrics, report formats and executors by name, from the plugin registry, with a "did you mean".
+"""Probes, metrics, report formats, executors and references by name, from the plugin registry, with a "did you mean".
 
 Each lookup returns the spec; its ``load()`` imports the code. An unknown name raises
 :class:`UnknownExtensionError` listing what the installed plugins offer.
@@ -13,24 +13,26 @@ from typing import Any
 
 from biobench_core.contract._errors import did_you_mean
 from biobench_core.contract._registry import PluginError, get_registry
-from biobench_core.contract._specs import ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec, SpecError
+from biobench_core.contract._specs import (ExecutorSpec, MetricSpec, ProbeSpec, ReferenceSpec, ReportFormatSpec,
+                                          SpecError)
 
 __all__ = ["UnknownExtensionError", "probe_spec", "metric_spec", "metric_for_task", "format_spec", "executor_spec",
-           "make_probe", "probe_options", "extension_names", "group_scores"]
+           "reference_spec", "make_probe", "probe_options", "extension_names", "group_scores"]
 
 #: ``NAME[N]``: a metric over every declared class, with the task's class count ``N`` bound in.
 _BOUND_METRIC = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<n>[1-9][0-9]*)\]$")
 
 
 class UnknownExtensionError(LookupError):
-    """No installed plugin offers this probe, metric, report format or executor."""
+    """No installed plugin offers this probe, metric, report format, executor or reference."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
 def extension_names(attribute: str) -> list[str]:
-    """Every usable name (aliases included) of one kind: ``"probes"``, ``"metrics"``, ``"formats"``, ``"executors"``."""
+    """Every usable name (aliases included) of one kind: ``"probes"``, ``"metrics"``, ``"formats"``, ``"executors"``,
+    ``"references"``."""
     catalogue = getattr(get_registry(), attribute)
     names = {spec.name for spec in catalogue.listed()}
     names |= {alias for alias, name in catalogue.aliases.items() if name in names}
@@ -99,6 +101,10 @@ def format_spec(name: str) -> ReportFormatSpec:
 
 def executor_spec(name: str) -> ExecutorSpec:
     return _lookup("executors", name)
+
+
+def reference_spec(name: str) -> ReferenceSpec:
+    return _lookup("references", name)
 
 
 def make_probe(name: str, device: str = "cpu", **options: Any) -> Any:

@@ -42,13 +42,15 @@ class TaskProfile:
     ``settings`` are set as if given with ``--set`` (``(("probe", "adamw-head"),)``); ``metric``, when given,
     replaces the spec's metric (``"macro-f1-all"``); ``differences`` say, one sentence each, what still differs
     from the original evaluation and which way its published number is expected to sit; the report prints them
-    under a column run under the protocol.
+    under a column run under the protocol. ``comparable`` says whether such a column can be set beside the
+    original evaluation's published numbers (``False`` where they rest on a defect not reproduced here).
     """
 
     protocol: str
     settings: tuple[tuple[str, str], ...] = ()
     metric: str | None = None
     differences: tuple[str, ...] = ()
+    comparable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.protocol, str) or not self.protocol or self.protocol == DEFAULT_PROTOCOL:
@@ -64,7 +66,7 @@ class TaskProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "settings": dict(self.settings), "metric": self.metric,
-                "differences": list(self.differences)}
+                "differences": list(self.differences), "comparable": self.comparable}
 
 
 def known_protocols(task_specs: Iterable[Any]) -> list[str]:

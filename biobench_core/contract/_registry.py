@@ -30,8 +30,8 @@ from typing import Any
 import pluggy
 
 from biobench_core.contract import hookspecs
-from biobench_core.contract._specs import (BackboneSpec, ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec,
-                                          SpecError, TaskSpec)
+from biobench_core.contract._specs import (BackboneSpec, ExecutorSpec, MetricSpec, ProbeSpec, ReferenceSpec,
+                                          ReportFormatSpec, SpecError, TaskSpec)
 
 __all__ = ["PluginError", "PluginRecord", "Collision", "Registry", "HeavyImportWarning", "get_registry",
            "reset_registry", "installed_conflicts"]
@@ -79,7 +79,7 @@ class PluginRecord:
     contract: int | None = None
     n_backbones: int = 0
     n_tasks: int = 0
-    #: How many probes, metrics, report formats and executors it offers, by kind (only the kinds it offers).
+    #: How many probes, metrics, report formats, executors and references it offers, by kind (only those it offers).
     extensions: dict[str, int] = dataclasses.field(default_factory=dict)
     import_seconds: float | None = None  # None: not imported (refused before import)
     listing_seconds: float = 0.0  # time in its biobench_backbones and biobench_tasks hooks
@@ -158,7 +158,7 @@ class Collision:
     """One id claimed by more than one plugin."""
 
     id: str  # the id, or the namespace when kind is "namespace"
-    kind: str  # "backbone" | "task" | "namespace" | "probe" | "metric" | "report format" | "executor"
+    kind: str  # "backbone" | "task" | "namespace" | "probe" | "metric" | "report format" | "executor" | "reference"
     plugins: tuple[PluginRecord, ...]
 
     @property
@@ -184,6 +184,7 @@ LISTING_HOOKS = (
     ("biobench_metrics", MetricSpec, "metrics", "metric", False),
     ("biobench_report_formats", ReportFormatSpec, "formats", "report format", False),
     ("biobench_executors", ExecutorSpec, "executors", "executor", False),
+    ("biobench_references", ReferenceSpec, "references", "reference", False),
 )
 _CUSTOM_METRIC = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:"
                             r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -428,6 +429,7 @@ class Registry:
     metrics = property(lambda self: self._catalogue("metrics"), doc="Metric specs by name.")
     formats = property(lambda self: self._catalogue("formats"), doc="Report format specs by name.")
     executors = property(lambda self: self._catalogue("executors"), doc="Executor specs by name.")
+    references = property(lambda self: self._catalogue("references"), doc="Reference specs by name.")
 
     @property
     def plugins(self) -> list[PluginRecord]:

@@ -20,7 +20,7 @@ from biobench_core.contract._options import (OPTION_TYPES, OptionError, canonica
 from biobench_core.contract._protocols import TaskProfile
 
 __all__ = ["BackboneSpec", "BackboneOption", "OptionError", "TaskSpec", "ProbeSpec", "MetricSpec", "ReportFormatSpec",
-           "ExecutorSpec", "SpecError", "split_id", "import_attr"]
+           "ExecutorSpec", "ReferenceSpec", "SpecError", "split_id", "import_attr"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/\S+$")
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -480,3 +480,16 @@ class ExecutorSpec(_NamedSpec):
 
     options: str | None = None
     kind: ClassVar[str] = "executor"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceSpec(_NamedSpec):
+    """A set of published results to show beside this project's (``biobench report --published NAME``).
+
+    The factory is a function of no arguments that returns the reference bundle: a dict in the
+    ``biobench-reference`` schema (docs/report-references.md) holding the published figures, where they come
+    from (repository, commit, licence), how their intervals were computed and the protocol they were made under.
+    It is called only by a report that asks for the reference, never at discovery.
+    """
+
+    kind: ClassVar[str] = "reference"

@@ -16,7 +16,8 @@ plugin's namespace, and every id the plugin yields must start with ``<namespace>
     def biobench_backbones():
         yield BackboneSpec(id="mymodel/base", factory="biobench_mymodel.model:MyBackbone", embed_dim=512)
 
-Besides backbones and tasks, a plugin may offer probes, metrics, report formats and executors: each hook below
+Besides backbones and tasks, a plugin may offer probes, metrics, report formats, executors and references (published
+results to show beside this project's): each hook below
 yields frozen specs naming their code lazily. The core's own probes, metrics, formats and executors are
 built-in plugins that implement these same hooks (``BUILTIN_PLUGINS``).
 
@@ -32,8 +33,8 @@ from collections.abc import Iterable
 
 import pluggy
 
-from biobench_core.contract._specs import (BackboneSpec, ExecutorSpec, MetricSpec, ProbeSpec, ReportFormatSpec,
-                                          TaskSpec)
+from biobench_core.contract._specs import (BackboneSpec, ExecutorSpec, MetricSpec, ProbeSpec, ReferenceSpec,
+                                          ReportFormatSpec, TaskSpec)
 
 PROJECT_NAME = "biobench"
 CONTRACT_VERSION = 2
@@ -142,4 +143,18 @@ def biobench_executors() -> Iterable[ExecutorSpec]:
         def biobench_executors():
             yield ExecutorSpec(name="slurm", factory="biobench_slurm.executor:SlurmExecutor",
                                options="biobench_slurm.options:SlurmOptions")
+    """
+
+
+@hookspec
+def biobench_references() -> Iterable[ReferenceSpec]:
+    """Yield a :class:`ReferenceSpec` for every set of published results this plugin ships
+    (``biobench report --published NAME``).
+
+    Example::
+
+        @hookimpl
+        def biobench_references():
+            yield ReferenceSpec(name="biobench-6376d97", factory="biobench_tasks.published:biobench_6376d97",
+                                description="BioBench's published results (samuelstevens/biobench at 6376d97)")
     """

@@ -19,4 +19,11 @@ def biobench_report_formats() -> Iterator[ReportFormatSpec]:
     yield ReportFormatSpec(name="csv", factory=f"{_FORMATS}._csv:render_csv", suffix=".csv",
                            description="one row per result with its interval, tie test, cost and provenance")
     yield ReportFormatSpec(name="json", factory=f"{_FORMATS}._json:render_json", suffix=".json",
-                           description="results, columns, benchmark means and the statistics used")
+                           description="results, columns, benchmark means and the statistics used (schema: "
+                                       "docs/report-json.md)")
+    yield ReportFormatSpec(name="latex", factory=f"{_FORMATS}._latex:render_latex", suffix=".tex",
+                           description="a booktabs table: best in bold, ties underlined, the interval and tie "
+                                       "method in its caption")
+    yield ReportFormatSpec(name="html", factory=f"{_FORMATS}._html:render_html", suffix=".html",
+                           description="one self-contained page to open offline: a sortable, filterable table "
+                                       "and a chart, group splits and provenance per column")

@@ -15,7 +15,7 @@ __all__ = ["render_csv", "FIELDS"]
 FIELDS = ("backbone", "weights", "task", "column", "dtype", "metric", "score", "ci_low", "ci_high", "interval",
           "best", "tied_with_best", "p_value", "p_holm", "n_examples", "n_skipped", "comparable", "settings",
           "data", "images_per_second", "fit_seconds", "peak_memory_mb", "device", "undefined", "too_few",
-          "p_adjusted")
+          "p_adjusted", "published")
 
 
 def render_csv(board: Leaderboard, options: dict[str, Any] | None = None) -> str:

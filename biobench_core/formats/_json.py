@@ -1,4 +1,5 @@
-"""The JSON report format: every result, the columns, the benchmark means, the statistics used and the notes.
+"""The JSON report format: every result, the columns, the benchmark means, the statistics used and the notes, under
+a named, versioned schema that docs/report-json.md documents field by field.
 
 Strict JSON: an undefined number (NaN: a metric undefined on a row, a failed column, a withheld interval) is
 ``null``."""
@@ -10,8 +11,13 @@ import math
 from typing import Any
 
 from biobench_core.results._leaderboard import ALPHA, BOUNDED, COMBINED, EXACT, PERCENTILE, Leaderboard
+from biobench_core.results._published import PUBLISHED_INTERVAL
 
-__all__ = ["render_json"]
+__all__ = ["render_json", "SCHEMA"]
+
+#: The report's schema: its name and version (docs/report-json.md). The version goes up when a field is renamed,
+#: removed or changes meaning; a field added leaves it as it is.
+SCHEMA = {"name": "biobench-report", "version": 1}
 
 
 def _number(value: float) -> float | None:
@@ -32,6 +38,7 @@ def _benchmark_row(board: Leaderboard, row: tuple[str, str, str]) -> dict[str, A
 def render_json(board: Leaderboard, options: dict[str, Any] | None = None) -> str:
     """The board as one JSON object (indented by one space)."""
     return json.dumps({
+        "schema": SCHEMA,
         "results": [c.to_dict() for c in board.cells],
         "columns": [c.to_dict() for c in board.columns],
         "benchmark": [_benchmark_row(board, r) for r in board.rows],
@@ -49,6 +56,10 @@ def render_json(board: Leaderboard, options: dict[str, Any] | None = None) -> st
                                      PERCENTILE: "means of continuous per-example scores, recomputed on each "
                                                  "replicate",
                                      COMBINED: "the benchmark mean: the hull of the percentile bootstrap of the "
-                                               "mean and its tasks' intervals combined (MOVER)"}},
+                                               "mean and its tasks' intervals combined (MOVER)",
+                                     **({PUBLISHED_INTERVAL: "published results (results[].published): the "
+                                                             "interval as its source published it, not recomputed "
+                                                             "(the notes say how it was computed)"}
+                                        if board.published else {})}},
         "notes": board.notes,
     }, indent=1, allow_nan=False)  # strict JSON: an undefined number is null, never NaN

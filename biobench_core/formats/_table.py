@@ -10,7 +10,7 @@ from typing import Any
 from biobench_core.engine._textable import format_table
 from biobench_core.results._leaderboard import ALPHA, PERCENTILE, Column, Leaderboard
 
-__all__ = ["render_table", "render_markdown"]
+__all__ = ["render_table", "render_markdown", "caption_facts", "shows_too_few"]
 
 NO_RESULTS = "no results to show: run 'biobench run' first (--limit runs are hidden unless --all)\n"
 NOT_AVAILABLE = "n/a"
@@ -39,36 +39,55 @@ def _grid(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
                         _fmt(cell.score, cell.ci_low, cell.ci_high, mark))
         bench = board.benchmark.get(row)
         line.append(_fmt(*bench, board.benchmark_marks.get(row, "")) if bench else
+                    "- (published)" if row in board.published else
                     "- (not every task)" if any(c.in_benchmark for c in board.columns) else "-")
         rows.append(line)
     return headers, rows
 
 
-def _caption(board: Leaderboard) -> str:
-    lines = ["", "score [95% CI] per column, the task's own metric recomputed from the stored predictions:"]
-    lines += [_column_caption(board, c) for c in board.columns]
+#: The caption's first line, the tie rule and the "too few" mark's meaning: shared with every format that captions
+#: the board (table, Markdown, LaTeX), each with its own marks.
+HEADLINE = "score [95% CI] per column, the task's own metric recomputed from the stored predictions"
+TIES = (f"not significantly below the best (bootstrap step-down over the paired differences, allowing for the "
+        f"best's selection: family-wise error at alpha {ALPHA} per column)")
+TOO_FEW = "too few examples to compare with the best (the notes say how many)"
+
+
+def caption_facts(board: Leaderboard) -> tuple[list[str], list[str]]:
+    """What a caption states besides the marks: one line per column (its metric and interval), then the lines
+    after them (the benchmark mean's definition and interval; what ``n/a`` and ``failed`` mean, when shown)."""
+    after = []
     if any(c.in_benchmark for c in board.columns):
         cols = [c.label for c in board.columns if c.in_benchmark]
-        lines.append(f"benchmark mean = mean over {', '.join(cols)}; CI: "
+        after.append(f"benchmark mean = mean over {', '.join(cols)}; CI: "
                      + (f"{board.benchmark_interval}" if len(cols) == 1 else
                         f"percentile bootstrap of the mean over the same replicates ({board.n_resamples} resamples), "
                         "widened to the tasks' intervals combined (MOVER: each side's half-widths in quadrature)"))
     if any(math.isnan(v) for c in board.cells for v in (c.score, c.ci_low, c.ci_high)):
-        lines.append(f"{NOT_AVAILABLE}: undefined, the score or its interval (the notes say why); "
+        after.append(f"{NOT_AVAILABLE}: undefined, the score or its interval (the notes say why); "
                      f"{FAILED}: the column's metric raised")
-    lines.append(f"* best in its column; = not significantly below the best (bootstrap step-down over the paired "
-                 f"differences, allowing for the best's selection: family-wise error at alpha {ALPHA} per column)")
-    if any(c.too_few for c in board.cells) or "too few" in board.benchmark_marks.values():
-        lines.append("? too few examples to compare with the best (the notes say how many)")
+    return [_column_caption(board, c) for c in board.columns], after
+
+
+def shows_too_few(board: Leaderboard) -> bool:
+    """Whether some cell or benchmark mean is marked "too few examples to compare"."""
+    return any(c.too_few for c in board.cells) or "too few" in board.benchmark_marks.values()
+
+
+def _caption(board: Leaderboard) -> str:
+    columns, after = caption_facts(board)
+    lines = ["", f"{HEADLINE}:", *(f"  {line}" for line in columns), *after, f"* best in its column; = {TIES}"]
+    if shows_too_few(board):
+        lines.append(f"? {TOO_FEW}")
     return "\n".join(lines) + "\n"
 
 
 def _column_caption(board: Leaderboard, column: Column) -> str:
     if column.failure:
-        return f"  {column.label}: {column.metric} {FAILED}, no score shown (see the note)"
+        return f"{column.label}: {column.metric} {FAILED}, no score shown (see the note)"
     metric = (f"the {column.computed} per-example score, not {column.metric} (see the note)" if column.computed
               else column.metric)
-    return (f"  {column.label}: {metric}, {column.interval} interval"
+    return (f"{column.label}: {metric}, {column.interval} interval"
             + (f" ({board.n_resamples} resamples)" if PERCENTILE in column.interval else "")
             + (f"; {column.metric_description}"
                if column.metric_description and not column.computed else ""))

@@ -309,6 +309,11 @@ class Cell:
     replicates: np.ndarray | None = dataclasses.field(default=None, repr=False)
     example_ids: list[str] = dataclasses.field(default_factory=list, repr=False)
     undefined: str = ""  # why the score or its interval is not shown (NaN); "" when both are
+    # where the result came from (argv, versions, git commit, host, time), for reports that show it on demand
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    # a published figure (``biobench report --published``: results._published), not a result of this project: its
+    # score and interval as published, never best or tied, never in the benchmark mean
+    published: bool = False
 
     @property
     def row(self) -> Row:
@@ -317,7 +322,16 @@ class Cell:
     def to_dict(self) -> dict[str, Any]:
         """The cell's fields as plain values; an undefined number (NaN) is ``None`` (JSON ``null``)."""
         return {f.name: _defined(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name not in ("replicates", "example_ids")}
+                if f.name not in ("replicates", "example_ids", "provenance")}
+
+
+#: The record's fields a cell keeps as its provenance (when the record has them).
+PROVENANCE = ("argv", "versions", "git_commit", "hostname", "posix_time", "extract_seconds", "weights_id")
+
+
+def _provenance(record: Any) -> dict[str, Any]:
+    values = {name: getattr(record, name, None) for name in PROVENANCE}
+    return {name: value for name, value in values.items() if value not in (None, "", [], {})}
 
 
 def _defined(value: Any) -> Any:
@@ -336,6 +350,7 @@ class Leaderboard:
     benchmark_interval: str = ""
     n_resamples: int = N_RESAMPLES
     seed: int = SEED
+    published: list[Row] = dataclasses.field(default_factory=list)  # rows of published figures (results._published)
 
     def cell(self, row: Sequence[str], column: str) -> Cell | None:
         """The cell of ``row`` ((backbone, weights[, dtype])) in ``column`` (its label, or its task's id)."""
@@ -366,10 +381,14 @@ class _Result:
         return (self.task, self.settings, self.data, self.metric)
 
 
-def _result(record: Any, order: int, notes: list[str]) -> _Result | None:
+def row_of(record: Any) -> Row:
+    """The leaderboard row of a stored result: ``(backbone, weights, dtype)``."""
+    return (record.key.backbone, record.key.weights, str(getattr(record, "dtype", "fp32") or "fp32"))
+
+
+def column_key(record: Any) -> tuple:
+    """The leaderboard column of a stored result, from its metadata alone: ``(task, settings, data, metric)``."""
     key = record.key
-    dtype = str(getattr(record, "dtype", "fp32") or "fp32")
-    row = (key.backbone, key.weights, dtype)
     data = getattr(key, "data", None)
     metric = getattr(record, "metric", None) or "accuracy"
     column_settings = getattr(record, "column_settings", None) or {}
@@ -379,6 +398,14 @@ def _result(record: Any, order: int, notes: list[str]) -> _Result | None:
         settings = (("settings", str(key.settings)),)  # an older result: its settings compared as given, unparsed
     else:
         settings = ()
+    return (key.task, settings, data, metric)
+
+
+def _result(record: Any, order: int, notes: list[str]) -> _Result | None:
+    key = record.key
+    row = row_of(record)
+    dtype = row[2]
+    _task, settings, data, metric = column_key(record)
     examples = as_predictions(record.examples, "stored result")
     name = f"{key.backbone} [{key.weights}, {dtype}] on {key.task}"
     if not examples:
@@ -652,7 +679,8 @@ def build_leaderboard(records: Iterable[Any], *, n_resamples: int = N_RESAMPLES,
                 str(getattr(rec, "device", "cpu")), r.data, best=row_marks[i] == "best",
                 tied_with_best=row_marks[i] == "tied", p_value=_defined(p_value), p_holm=_defined(p_holm),
                 too_few=row_marks[i] == "too few", p_adjusted=_defined(p_holm),
-                replicates=col.replicates[i], example_ids=r.ids, undefined=undefined[i]))
+                replicates=col.replicates[i], example_ids=r.ids, undefined=undefined[i],
+                provenance=_provenance(rec)))
             marks[(column.label, r.row)] = row_marks[i]
             if row_marks[i] == "too few":
                 shared = len(set(r.ids) & set(results[col.best].ids))

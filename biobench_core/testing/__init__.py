@@ -42,6 +42,7 @@ from biobench_core.testing._guard import HEAVY_MODULES, NetworkAccessError, Netw
 from biobench_core.testing._metric import check_metric
 from biobench_core.testing._plugin import check_plugin
 from biobench_core.testing._probe_check import check_probe
+from biobench_core.testing._reference import check_reference
 from biobench_core.testing._registry import isolated_registry, plugin_from_source, use_registry
 from biobench_core.testing._report import Check, ConformanceError, Report
 from biobench_core.testing._task import check_task
@@ -49,7 +50,7 @@ from biobench_core.testing._task_spec import check_task_spec
 from biobench_core.testing._tiny import TINY_BACKBONE, tiny_backbone
 
 __all__ = ["check_plugin", "check_backbone", "check_task", "check_task_spec", "tiny_backbone", "TINY_BACKBONE", "check_format", "check_probe", "check_metric",
-           "check_executor", "cli_in_process", "Check", "Report", "ConformanceError",
+           "check_executor", "check_reference", "cli_in_process", "Check", "Report", "ConformanceError",
            "use_registry", "isolated_registry", "plugin_from_source", "make_test_images", "NetworkGuard",
            "NetworkAccessError", "HEAVY_MODULES", "reset_registry", "write_distribution", "ScaleMatrix",
            "make_image_folder"]

@@ -1,4 +1,5 @@
-"""First-party biobench tasks, and the metrics of the tasks that score by their own rule.
+"""First-party biobench tasks, the metrics of the tasks that score by their own rule, and upstream BioBench's
+published results as a reference (``biobench report --published``).
 
 Listing is torch-free and PIL-free: this module only yields specs; each task's code is imported when used. Every
 task that reads a data folder names a generator of a tiny dataset of it (``sample_data``, in ``samples``), on which
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from biobench_core import MetricSpec, TaskSpec, hookimpl
+from biobench_core import MetricSpec, ReferenceSpec, TaskSpec, hookimpl
 from biobench_tasks._paper import with_profiles
 
-__all__ = ["BIOBENCH_CONTRACT", "biobench_tasks", "biobench_metrics"]
+__all__ = ["BIOBENCH_CONTRACT", "biobench_tasks", "biobench_metrics", "biobench_references"]
 
 BIOBENCH_CONTRACT = 2
 
@@ -256,4 +257,14 @@ def biobench_metrics() -> Iterator[MetricSpec]:
         replicates="biobench_tasks.fungiclef:cost_score_replicates",
         higher_is_better=True,  # 1 - the normalised cost: 1 when every example is right
         description="FungiCLEF 2023: 1 - the poison-aware cost / the worst-case cost",
+    )
+
+
+@hookimpl
+def biobench_references() -> Iterator[ReferenceSpec]:
+    yield ReferenceSpec(
+        name="biobench-6376d97",
+        factory="biobench_tasks.published:biobench_6376d97",
+        description="BioBench's published per-task results (samuelstevens/biobench at 6376d97, MIT licence), shown "
+                    "beside biobench-paper columns",
     )

@@ -74,3 +74,8 @@ def test_a_run_under_the_published_protocol_fits_upstream_s_probe(tmp_path, run_
     assert cell["metric"].startswith("macro-f1-all[")
     assert any(note.startswith("tasks/kabr [protocol=biobench-paper]: under protocol biobench-paper, frames are "
                                "sampled") for note in report["notes"])
+
+
+def test_only_columns_free_of_an_upstream_defect_are_comparable_with_the_published_numbers():
+    assert sorted(t for t, p in PAPER_PROFILES.items() if not p.comparable) == [
+        "tasks/ecdysis", "tasks/fishnet", "tasks/plankton"]
