@@ -116,6 +116,22 @@ def test_lists_what_each_gets_right_and_the_other_wrong(world):
     assert report.returncode == 0 and A in report.stdout, report.stderr
 
 
+def test_report_s_own_flags_before_examples_are_used_not_dropped(world):
+    """``report --results DIR examples ...`` read ./results on the first version of the drill-down: the folder given
+    before the subcommand was silently replaced by the subcommand's default."""
+    given_before = world["cli"]("report", "--results", str(world["results"]), "examples", "--task", "image-folder",
+                                "--backbone", A, "--backbone", B, "--json", results=None)
+    given_after = world["cli"]("report", "examples", "--task", "image-folder", "--backbone", A, "--backbone", B,
+                               "--json")
+    assert given_before.returncode == 0, given_before.stderr
+    assert json.loads(given_before.stdout) == json.loads(given_after.stdout)
+    twice = world["cli"]("report", "--results", "x", "--results", "y", "examples", "--task", "image-folder",
+                         "--backbone", A, "--backbone", B, results=None)
+    assert twice.returncode == 2
+    assert twice.stderr.strip().splitlines()[-1] == ("biobench report: error: report examples reads one results "
+                                                     "folder; --results is given 2 times (x, y)")
+
+
 def test_montage_draws_a_placeholder_for_a_deleted_image_and_names_it(world, tmp_path):
     from PIL import Image
 

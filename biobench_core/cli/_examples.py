@@ -31,7 +31,9 @@ def add_examples_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, metavar="ID", help="the task: its id or short name, as stored")
     p.add_argument("--backbone", action="append", default=[], metavar="ID",
                    help="give two: A (first) and B; one alone is enough for --confusion")
-    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default: ./results)")
+    # --results, --force and --all may also come before 'examples' (report's own flags): SUPPRESS keeps those
+    p.add_argument("--results", default=argparse.SUPPRESS, metavar="DIR",
+                   help="results folder (default: ./results)")
     p.add_argument("--weights", action="append", default=[], metavar="W",
                    help="which of a backbone's results (its weights or dtype), when it has several: one for all "
                         "backbones or one per --backbone, in order")
@@ -47,9 +49,20 @@ def add_examples_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the first backbone's confusion matrix on the task (its 20 most frequent confused "
                         "pairs when it has more than 30 classes)")
     p.add_argument("--json", action="store_true", help="print the lists as JSON")
-    p.add_argument("--force", action="store_true", help="let --montage/--confusion replace a file biobench did not "
-                                                        "write (never a SQLite database)")
-    p.add_argument("--all", action="store_true", help="include not-comparable (--limit) runs")
+    p.add_argument("--force", action="store_true", default=argparse.SUPPRESS,
+                   help="let --montage/--confusion replace a file biobench did not write (never a SQLite database)")
+    p.add_argument("--all", action="store_true", default=argparse.SUPPRESS,
+                   help="include not-comparable (--limit) runs")
+
+
+def _one_store(given: str | list[str] | None) -> str:
+    """The one results folder ``report examples`` reads: given after ``examples``, or once before it."""
+    if isinstance(given, list):
+        if len(given) > 1:
+            raise UsageError(f"report examples reads one results folder; --results is given {len(given)} times "
+                             f"({', '.join(given)})")
+        given = given[0]
+    return given or "results"
 
 
 def cmd_report_examples(args: argparse.Namespace) -> int:
@@ -64,6 +77,7 @@ def cmd_report_examples(args: argparse.Namespace) -> int:
                          "--confusion PNG to draw its confusion matrix")
     if args.max < 0:
         raise UsageError(f"--max {args.max}: expected 0 (all) or more")
+    results = _one_store(getattr(args, "results", None))
     outs = {flag: Path(value) for flag, value in (("--montage", args.montage), ("--confusion", args.confusion))
             if value}
     for flag, out in outs.items():
@@ -72,7 +86,7 @@ def cmd_report_examples(args: argparse.Namespace) -> int:
         except UsageError as exc:
             raise UsageError(str(exc).replace("--out", flag, 1)) from None
     try:
-        with ResultsStore(args.results, readonly=True) as store:
+        with ResultsStore(results, readonly=True) as store:
             task_id, chosen = choose(store, args.task, args.backbone, weights=args.weights, column=args.column,
                                      include_not_comparable=args.all)
             got = [scored(store, c) for c in chosen]
