@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from bench_report_plots import FULL, QUICK, generated_records  # the same generated board as the plots' bench
+from bench_core import to_markdown  # the figure table every bench prints
 
 TARGET_S = 10.0
 TARGET_BYTES = 2_000_000
@@ -72,14 +73,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             {"figure": f"report --format html: {backbones} backbones x {tasks} tasks, file size (MB)",
              "value": size / 1e6, "target": f"< {TARGET_BYTES / 1e6:.0f}", "ok": size < TARGET_BYTES,
              "detail": f"{size:,} bytes, one file: style, script and {len(board.columns)} SVG charts inlined"}]
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3g} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def main() -> None:

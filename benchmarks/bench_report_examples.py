@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_core import to_markdown  # the figure table every bench prints
+
 FULL, QUICK = 100_000, 20_000
 N_BACKBONES = 10
 N_CLASSES = 1_000
@@ -101,14 +103,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                        f"backbones x 3 tasks), median of 3 (CPU time {cpu:.2f} s); listing all {listed:,} "
                        f"disagreements (--json --max 0) {every_example:.2f} s; reading every "
                        f"stored result instead takes {everything:.2f} s ({everything / seconds:.1f}x)"}]
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3g} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_core import to_markdown  # the figure table every bench prints
+
 REPO = Path(__file__).resolve().parents[1]
 FULL = (50, 12)
 QUICK = (10, 4)
@@ -103,14 +105,6 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                        f"{r['files']} files (PNG + SVG), {r['bytes'] / 1e6:.1f} MB; "
                        f"{r['columns']} columns of {N_EXAMPLES} examples; matplotlib import included; the "
                        f"leaderboard they share took {r['build_seconds']:.1f} s to build (not counted)"}]
-
-
-def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| figure | value | target | met | detail |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['figure']} | {r['value']:.3g} | {r['target']} | {'yes' if r['ok'] else 'NO'} | "
-                     f"{r['detail']} |")
-    return "\n".join(lines)
 
 
 def main() -> None:
