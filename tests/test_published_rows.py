@@ -219,3 +219,18 @@ def test_a_bad_bundle_is_one_line_naming_it(bundle, bundle_change, message):
     with pytest.raises(ReferenceError, match="reference test") as err:
         read_reference({**bundle, **bundle_change}, "reference test")
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_rank_heatmap_ranks_only_this_project_s_results():
+    """Published figures, shown as published in the task charts, are not ranked among the rows computed here."""
+    from biobench_core.formats._plots import plan_plots
+    from biobench_core.results._leaderboard import build_leaderboard
+    from biobench_core.results._published import add_published, load_reference
+
+    records = [_record(b, "tasks/plantnet", s, metric="macro-f1-all[3]", column_settings=PAPER_PLANTNET, seed=i)
+               for i, (b, s) in enumerate((("m/a", 0.9), ("m/b", 0.85)))]
+    shown = add_published(build_leaderboard(records, n_resamples=200), load_reference(NAME))
+    [heatmap] = [p for p in plan_plots(shown, parameters={}) if p.name == "rank-heatmap"]
+    assert heatmap.data["rows"] == ["m/a", "m/b"]
+    assert [row[0] for row in heatmap.data["values"]] == [1.0, 2.0]
+    assert any("published" in line for line in heatmap.caption)

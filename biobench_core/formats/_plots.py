@@ -181,16 +181,20 @@ def _cost_plots(board: Leaderboard, labels: dict[Row, str], parameters: dict[Row
 
 
 def _rank_plot(board: Leaderboard, labels: dict[Row, str]) -> Plot:
+    published = set(getattr(board, "published", ()) or ())  # figures shown as published: never ranked with ours
+    rows = [r for r in board.rows if r not in published]
+    if published:
+        labels = row_labels(rows)
     scores: dict[str, dict[Row, float]] = {column: {} for column in board.tasks}
     for cell in board.cells:
-        if _defined(cell.score):
+        if _defined(cell.score) and cell.row not in published:
             scores[cell.column][cell.row] = cell.score
     rank: dict[str, dict[Row, float]] = {}
     for column, by_row in scores.items():  # 1 + how many score higher: equal scores share the better rank
         descending = sorted(-value for value in by_row.values())
         rank[column] = {row: float(1 + bisect.bisect_left(descending, -value)) for row, value in by_row.items()}
-    ranks = [[rank[column].get(row, math.nan) for column in board.tasks] for row in board.rows]
-    cells = list(board.cells)
+    ranks = [[rank[column].get(row, math.nan) for column in board.tasks] for row in rows]
+    cells = [c for c in board.cells if c.row not in published]
     caption = ["rank of each backbone in each column by its score (1 = best; equal scores share the better rank); "
                "blank: no result"]
     undefined = [f"{labels[c.row]} on {c.column}" for c in cells if not _defined(c.score)]
@@ -199,8 +203,11 @@ def _rank_plot(board: Leaderboard, labels: dict[Row, str]) -> Plot:
     prior = [c.label for c in board.columns if c.prior_work]
     if prior:
         caption.append(f"prior work (not in the benchmark mean): {_names(prior)}")
+    if published:
+        caption.append(f"{len(published)} published rows left out: their figures are not ranked with the results "
+                       "computed here")
     return Plot("rank-heatmap", "heatmap", "rank per column", caption=caption,
-                data={"values": ranks, "rows": [labels[r] for r in board.rows], "columns": list(board.tasks),
+                data={"values": ranks, "rows": [labels[r] for r in rows], "columns": list(board.tasks),
                       "colour": "rank (1 = best)", "format": "{:.0f}", "reverse": True})
 
 
