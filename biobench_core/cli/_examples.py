@@ -265,7 +265,7 @@ def _write_montage(out: Path, found: Any, directions: list, files: dict[str, str
               "placeholders", file=sys.stderr)
     if not files and any(tiles for _, tiles in sections):
         print("warning: --montage: no example's file is known, so every tile is a placeholder", file=sys.stderr)
-    write_out(out, png)
+    write_out(out, png, f"--montage {out}")
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -278,5 +278,5 @@ def _write_confusion(out: Path, chosen: Any, got: Any, name: Any) -> None:
     except DrillDownError as exc:
         raise UsageError(f"--confusion: {chosen.row[0]} on {chosen.column}: {exc}") from None
     png, what = confusion_figure(classes, counts, name, f"{chosen.name} on {chosen.column}")
-    write_out(out, png)
+    write_out(out, png, f"--confusion {out}")
     print(f"wrote {out}: {what} of {chosen.name} on {chosen.column}", file=sys.stderr)

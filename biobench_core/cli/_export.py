@@ -28,10 +28,6 @@ def cmd_export(args: argparse.Namespace) -> int:
               "nothing to export (run 'biobench run' first)", file=sys.stderr)
         return EXIT_FAILURE
     data = bundle_bytes(records, source=str(args.results))
-    try:
-        write_out(out, data)
-    except OSError as exc:
-        print(f"biobench export: error: cannot write --out {out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    write_out(out, data, f"--out {out}")
     print(f"wrote {out}: {len(records)} result(s), {len(data) / 1e6:.2f} MB", file=sys.stderr)
     return 0

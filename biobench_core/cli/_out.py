@@ -17,7 +17,7 @@ from pathlib import Path
 
 from biobench_core.cli._common import UsageError
 
-__all__ = ["check_out", "write_out", "ledger_path"]
+__all__ = ["check_out", "write_out", "OutputError", "ledger_path"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 STATE_ENV = "BIOBENCH_STATE"
@@ -75,17 +75,29 @@ def check_out(out: Path, suffix: str, force: bool) -> None:
                          "pass --force to replace it")
 
 
-def write_out(out: Path, output: str | bytes) -> None:
-    """Write ``output`` to ``out`` atomically (a temporary file beside it, then a rename) and note it in the ledger."""
+class OutputError(Exception):
+    """A file a command was asked to write cannot be written: one line naming the flag, the file and why (exit 1)."""
+
+
+def write_out(out: Path, output: str | bytes, what: str | None = None) -> None:
+    """Write ``output`` to ``out`` atomically (a temporary file beside it, then a rename) and note it in the ledger.
+
+    A write the system refuses is an :class:`OutputError` naming ``what`` (the flag and the file as given, e.g.
+    ``--plots figures/rank.png``; default ``--out OUT``), with nothing left behind."""
     data = output if isinstance(output, bytes) else output.encode()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {what or f'--out {out}'}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, out)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {what or f'--out {out}'}: {exc.strerror or exc}") from exc
         raise
     _remember(out, hashlib.sha256(data).hexdigest())
 

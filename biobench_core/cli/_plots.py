@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from biobench_core.cli._common import EXIT_FAILURE, UsageError
+from biobench_core.cli._common import UsageError
 from biobench_core.cli._out import check_out, write_out
 
 __all__ = ["require_plots", "plan_plot_files", "write_plot_files"]
@@ -50,18 +50,13 @@ def plan_plot_files(board: Any, directory: Path, sources: str, *, force: bool) -
     return drawn
 
 
-def write_plot_files(plots: list[Any], directory: Path) -> int:
-    """Draw each plot and write its files, one line per file written; the exit code (a file that cannot be
-    written stops the rest, named in one line)."""
+def write_plot_files(plots: list[Any], directory: Path) -> None:
+    """Draw each plot and write its files, one line per file written; a file that cannot be written stops the rest
+    (an :class:`~biobench_core.cli._out.OutputError`, one line naming it)."""
     from biobench_core.formats._figures import render_plot
 
     for plot in plots:
         for suffix, data in render_plot(plot).items():
             path = directory / f"{plot.name}{suffix}"
-            try:
-                write_out(path, data)
-            except OSError as exc:
-                print(f"biobench report: error: cannot write --plots {path}: {exc.strerror or exc}", file=sys.stderr)
-                return EXIT_FAILURE
+            write_out(path, data, f"--plots {path}")
             print(f"wrote {path}", file=sys.stderr)
-    return 0

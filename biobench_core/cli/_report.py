@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from biobench_core.cli._common import EXIT_FAILURE, UsageError
+from biobench_core.cli._common import UsageError
 from biobench_core.cli._out import check_out, write_out
 from biobench_core.cli._plots import plan_plot_files, require_plots, write_plot_files
 
@@ -38,11 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     plots = [] if plots_dir is None else plan_plot_files(board, plots_dir, ", ".join(map(str, sources)), force=force)
     output = render(board, spec, {"results": ", ".join(map(str, sources)), "all": bool(args.all)})
     if args.out:
-        try:
-            write_out(Path(args.out), output)
-        except OSError as exc:
-            print(f"biobench report: error: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_FAILURE
+        write_out(Path(args.out), output, f"--out {args.out}")
         print(f"wrote {args.out}", file=sys.stderr)
     elif isinstance(output, bytes):
         sys.stdout.flush()
@@ -51,7 +47,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(output, end="" if output.endswith("\n") else "\n")
     if plots:
-        return write_plot_files(plots, plots_dir)
+        write_plot_files(plots, plots_dir)
     return 0
 
 

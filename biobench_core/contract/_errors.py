@@ -12,7 +12,8 @@ DEBUG_ENV = "BIOBENCH_DEBUG"
 # Our own error types carry complete, user-facing messages; anything else gets its type name in front.
 _SELF_DESCRIBING = {"PluginError", "UnknownIdError", "SpecError", "TaskDataError", "BackboneOutputError",
                     "CacheWriteError", "ConfigError", "UsageError", "StoreError", "DataError", "MissingStoreError",
-                    "UnknownExtensionError", "OptionError", "SettingDeclarationError", "ProtocolError"}
+                    "UnknownExtensionError", "OptionError", "SettingDeclarationError", "ProtocolError",
+                    "OutputError"}
 
 # torch's load_state_dict lists every missing or unexpected key on one line: keep the first.
 _KEY_LIST = re.compile(r"^((?:Missing|Unexpected) key\(s\) in state_dict: )(.*?)\.?$")
