@@ -10,10 +10,11 @@ while listing tasks: a spec names its generator as a string.
 from __future__ import annotations
 
 import colorsys
+import csv
 import zlib
 from pathlib import Path
 
-__all__ = ["colour_of", "write_image"]
+__all__ = ["colour_of", "write_image", "write_csv"]
 
 
 def colour_of(label: int, n_classes: int) -> tuple[int, int, int]:
@@ -32,3 +33,11 @@ def write_image(path: Path, label: int, n_classes: int, *, seed: int = 0, size: 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels.astype(np.uint8)).save(path)
     return path
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
+    """``rows`` as a CSV file with a header (the first row's keys, in order)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

@@ -5,11 +5,10 @@ codes the label, so a probe on any backbone learns it."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
-from biobench_tasks.samples import write_image
+from biobench_tasks.samples import write_csv, write_image
 
 __all__ = ["TAXA", "HEADER", "N_PER_TAXON", "date_text", "make_ecdysis"]
 
@@ -52,8 +51,5 @@ def make_ecdysis(root: Path, *, edit=None) -> Path:
     if edit is not None:
         rows = edit(rows)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / "metadata.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(root / "metadata.csv", rows)
     return root

@@ -5,11 +5,10 @@ codes the label, so a probe on any backbone learns it."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from biobench_tasks.fungiclef import POISON_CSV, TRAIN_CSV, TRAIN_DIR, VAL_CSV, VAL_DIR
-from biobench_tasks.samples import write_image
+from biobench_tasks.samples import write_csv, write_image
 
 __all__ = ["CLASSES", "POISONOUS", "HUES", "PER_CLASS", "FRAMES", "HEADER", "make_fungiclef"]
 
@@ -29,12 +28,6 @@ def csv_row(obs: int, image: str, class_id: int) -> dict[str, str]:
             "image_path": image, "class_id": str(class_id), "species": species,
             "poisonous": str(int(class_id in POISONOUS)), "filename": image}
 
-
-def _write_csv(path: Path, rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def make_fungiclef(root: Path, *, edit_train=None, edit_val=None, poison_rows=None) -> Path:
@@ -58,9 +51,9 @@ def make_fungiclef(root: Path, *, edit_train=None, edit_val=None, poison_rows=No
             val.append(csv_row(obs, name, class_id))
     train = edit_train(train) if edit_train else train
     val = edit_val(val) if edit_val else val
-    _write_csv(root / TRAIN_CSV, train)
-    _write_csv(root / VAL_CSV, val)
+    write_csv(root / TRAIN_CSV, train)
+    write_csv(root / VAL_CSV, val)
     if poison_rows is None:
         poison_rows = [{"class_id": str(c), "poisonous": str(int(c in POISONOUS))} for c in (*CLASSES, 40)]
-    _write_csv(root / POISON_CSV, poison_rows)
+    write_csv(root / POISON_CSV, poison_rows)
     return root

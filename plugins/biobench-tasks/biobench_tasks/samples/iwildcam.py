@@ -5,10 +5,9 @@ codes the label, so a probe on any backbone learns it."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from biobench_tasks.samples import write_image
+from biobench_tasks.samples import write_csv, write_image
 
 __all__ = ["CLASSES", "HEADER", "make_iwildcam"]
 
@@ -37,10 +36,7 @@ def make_iwildcam(root: Path, *, edit=None) -> Path:
     if edit is not None:
         rows = edit(rows)
     base.mkdir(parents=True, exist_ok=True)
-    with open(base / "metadata.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(base / "metadata.csv", rows)
     with open(base / "categories.csv", "w", newline="") as f:
         f.write("y,category_id,name\n" + "".join(f"{y},{1000 + y},species {y}\n" for y in CLASSES))
     return root

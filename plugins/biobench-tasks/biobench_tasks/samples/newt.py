@@ -5,11 +5,10 @@ codes the label, so a probe on any backbone learns it."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from pathlib import Path
 
-from biobench_tasks.samples import write_image
+from biobench_tasks.samples import write_csv, write_image
 
 __all__ = ["HEADER", "TASKS", "uid", "make_newt"]
 
@@ -40,8 +39,5 @@ def make_newt(root: Path, *, n_train: int = 5, n_test: int = 3, edit=None) -> Pa
                                  "text_label": f"{task}-{'yes' if label else 'no'}", "split": split})
     if edit is not None:
         rows = edit(rows)
-    with open(root / "newt2021_labels.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(root / "newt2021_labels.csv", rows)
     return root
